@@ -1,0 +1,35 @@
+# One venv for everything. torch is pinned first: an unpinned torch pulls a multi-GB CUDA build.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+TORCH   := torch==2.13.0
+STAMP   := $(VENV)/.installed
+
+.PHONY: venv demo test lint format bench-targets clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)
+	$(BIN)/generative demo --out demo_out
+
+test: venv   ## lint, format check, then the test suite
+	$(BIN)/ruff check generative tests benchmarks
+	$(BIN)/ruff format --check generative tests benchmarks
+	$(BIN)/pytest
+
+format: venv
+	$(BIN)/ruff format generative tests benchmarks
+	$(BIN)/ruff check --fix generative tests benchmarks
+
+bench-targets: venv   ## the issue-2 targets on moons (3 training seeds x 5 eval seeds)
+	$(BIN)/python benchmarks/part_a_targets.py
+
+clean:
+	rm -rf $(VENV) demo_out runs
