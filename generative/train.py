@@ -1,0 +1,235 @@
+"""One training loop for every method (DDPM, FM) x model (MLP, DiT) x data set.
+
+AdamW, a cosine learning-rate decay, EMA weights (what we sample from), label dropout for
+classifier-free guidance, checkpoints that resume bit-for-bit, and a NaN guard that stops with
+advice and leaves the last good checkpoint in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from generative.checkpoint import load_checkpoint, read_json, save_checkpoint, write_json
+from generative.continuous.data import Standardizer, load_dataset
+from generative.continuous.diffusion import DDPM
+from generative.continuous.diffusion_transformer import DIT_SIZES, DiT
+from generative.continuous.flow_matching import FlowMatching
+from generative.continuous.mlp import MLP
+from generative.errors import UserError, unknown_choice
+
+METHODS = ("fm", "ddpm")
+MODELS = ("mlp", "dit")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved as config.json beside its checkpoints."""
+
+    method: str = "fm"
+    model: str = "mlp"
+    data: str = "moons"
+    steps: int = 0  # 0: the model's default (DEFAULT_STEPS)
+    batch_size: int = 512
+    lr: float = 0.0  # 0: the model's default (DEFAULT_LR)
+    weight_decay: float = 0.0
+    ema_decay: float = 0.999
+    seed: int = 0
+    n_train: int = 8000  # points drawn for a named toy set
+    noise: float | None = None  # toy-set noise; None: the set's default (moons: 0.03)
+    standardize: bool = True
+    cond: bool = False  # class-conditional (needs labelled data)
+    p_uncond: float = 0.1  # label dropout for classifier-free guidance
+    schedule: str = "linear"  # DDPM
+    T: int = 1000  # DDPM
+    target: str = "eps"  # DDPM: eps | x0 | v
+    path: str = "linear"  # FM: linear | vp
+    t_scale: float = 1000.0
+    width: int = 256  # MLP
+    depth: int = 3  # MLP
+    dit_size: str = "DiT-XS"
+    patch: int = 1
+    threads: int = 1
+    ckpt_every: int = 1000
+    log_every: int = 10
+    extra: dict = field(default_factory=dict)
+
+
+DEFAULT_STEPS = {"mlp": 4000, "dit": 4000}
+DEFAULT_LR = {"mlp": 2e-3, "dit": 1e-3}
+
+
+def resolved(cfg: TrainConfig) -> TrainConfig:
+    """Validate names and fill model-dependent defaults."""
+    if cfg.method not in METHODS:
+        raise unknown_choice("method", cfg.method, METHODS)
+    if cfg.model not in MODELS:
+        raise unknown_choice("model", cfg.model, MODELS)
+    if cfg.dit_size not in DIT_SIZES:
+        raise unknown_choice("DiT size", cfg.dit_size, DIT_SIZES)
+    if cfg.steps < 0 or cfg.batch_size <= 0 or cfg.threads <= 0:
+        raise UserError("steps, batch size and threads must be positive")
+    return dataclasses.replace(cfg, steps=cfg.steps or DEFAULT_STEPS[cfg.model],
+                               lr=cfg.lr or DEFAULT_LR[cfg.model])
+
+
+def build_method(cfg: TrainConfig):
+    if cfg.method == "ddpm":
+        return DDPM(cfg.schedule, cfg.T, cfg.target)
+    return FlowMatching(cfg.path)
+
+
+def build_model(cfg: TrainConfig, shape, num_classes: int):
+    if cfg.model == "mlp":
+        return MLP(shape, cfg.width, cfg.depth, num_classes, cfg.t_scale)
+    return DiT(shape, cfg.patch, cfg.dit_size, num_classes, cfg.t_scale)
+
+
+@dataclass
+class Run:
+    """A trained (or loaded) run: config, EMA network, objective, and the data's standardizer."""
+
+    cfg: TrainConfig
+    net: torch.nn.Module
+    method: object
+    standardizer: Standardizer
+    shape: tuple
+    num_classes: int
+    state: dict
+
+
+class Diverged(UserError):
+    """The loss stopped being finite."""
+
+
+def _tensors(model, ema, opt, gen) -> dict:
+    out = {f"model.{k}": v for k, v in model.state_dict().items()}
+    out.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    for idx, st in opt.state_dict()["state"].items():
+        out.update({f"opt.{idx}.{k}": torch.as_tensor(v) for k, v in st.items()})
+    out["rng"] = gen.get_state()
+    return out
+
+
+def _restore(tensors, model, ema, opt, gen):
+    def part(prefix):
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    model.load_state_dict(part("model."))
+    ema.load_state_dict(part("ema."))
+    state = {}
+    for k, v in part("opt.").items():
+        idx, name = k.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    sd = opt.state_dict()
+    opt.load_state_dict({"state": state, "param_groups": sd["param_groups"]})
+    gen.set_state(tensors["rng"])
+
+
+# region: train-loop
+def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True) -> Run:
+    """Train (or resume) a run in out_dir; returns the run with its EMA network."""
+    cfg = resolved(cfg)
+    out_dir = Path(out_dir)
+    if resume:
+        saved = read_json(out_dir / "config.json")
+        cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
+    elif (out_dir / "state.json").exists():
+        raise UserError(f"{out_dir} already holds a run; pass --resume to continue it, "
+                        "or choose another --out")
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    split = load_dataset(cfg.data, cfg.n_train, cfg.seed, cfg.noise)
+    if cfg.cond and split.train.labels is None:
+        raise UserError(f"--cond needs mode labels and '{cfg.data}' has none; drop --cond")
+    std = split.standardizer if cfg.standardize else Standardizer.identity(split.train.x.shape[1])
+    x = torch.from_numpy(std.encode(split.train.x))  # (N, D), standardized
+    labels = torch.from_numpy(split.train.labels) if cfg.cond else None
+    num_classes = split.train.num_classes if cfg.cond else 0
+    shape = tuple(x.shape[1:])
+
+    model = build_model(cfg, shape, num_classes)
+    ema = build_model(cfg, shape, num_classes).requires_grad_(False)
+    ema.load_state_dict(model.state_dict())
+    method = build_method(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    state = {"step": 0, "losses": [], "wall_s": 0.0}
+    if resume:
+        tensors, state = load_checkpoint(out_dir)
+        _restore(tensors, model, ema, opt, gen)
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(out_dir / "config.json", {
+            "train": dataclasses.asdict(cfg), "shape": list(shape), "num_classes": num_classes,
+            "standardizer": std.to_json(), "n_train": len(x)})
+
+    def save():
+        save_checkpoint(out_dir, _tensors(model, ema, opt, gen), state)
+
+    t0, running = time.perf_counter() - state["wall_s"], []
+    bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps,
+               disable=not progress, desc=f"{cfg.method}+{cfg.model}", dynamic_ncols=True)
+    for step in bar:
+        idx = torch.randint(0, len(x), (cfg.batch_size,), generator=gen)
+        y = None
+        if labels is not None:  # drop labels to the null class for classifier-free guidance
+            y = labels[idx].clone()
+            y[torch.rand(len(idx), generator=gen) < cfg.p_uncond] = num_classes
+        for group in opt.param_groups:  # cosine decay to 0 over the run
+            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
+        loss = method.loss(model, x[idx], y, generator=gen)
+        if not torch.isfinite(loss):
+            raise Diverged(
+                f"loss became {loss.item()} at step {step}; stopped. The last good checkpoint "
+                f"(step {state['step']}) is kept in {out_dir}. Try a lower --lr (now {cfg.lr:g}), "
+                "and keep standardization on (drop --no-standardize).")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        decay = min(cfg.ema_decay, (1 + step) / (10 + step))  # EMA warm-up
+        with torch.no_grad():
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
+                e.lerp_(p, 1 - decay)
+        running.append(loss.item())
+        if (step + 1) % cfg.log_every == 0:
+            state["losses"].append([step + 1, sum(running) / len(running)])
+            bar.set_postfix(loss=f"{state['losses'][-1][1]:.4f}")
+            running = []
+        state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
+        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
+            save()
+    bar.close()
+    if state["step"] == 0 or not (out_dir / "state.json").exists():
+        save()
+    return Run(cfg, ema, method, std, shape, num_classes, state)
+
+
+# endregion
+
+
+def load_run(run_dir, use_ema: bool = True) -> Run:
+    """A trained run from its folder, ready to sample (EMA weights by default)."""
+    run_dir = Path(run_dir)
+    meta = read_json(run_dir / "config.json")
+    try:
+        cfg = TrainConfig(**meta["train"])
+        shape, num_classes = tuple(meta["shape"]), int(meta["num_classes"])
+        std = Standardizer.from_json(meta["standardizer"])
+    except (KeyError, TypeError) as exc:
+        raise UserError(f"{run_dir}/config.json is not a run config ({exc})") from None
+    tensors, state = load_checkpoint(run_dir)
+    net = build_model(cfg, shape, num_classes)
+    prefix = "ema." if use_ema else "model."
+    try:
+        net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+    except RuntimeError as exc:
+        raise UserError(f"{run_dir}: weights do not fit the config ({exc})") from None
+    torch.set_num_threads(cfg.threads)
+    return Run(cfg, net.eval(), build_method(cfg), std, shape, num_classes, state)
