@@ -36,7 +36,7 @@ class TrainConfig:
     model: str = "mlp"
     data: str = "moons"
     steps: int = 0  # 0: the model's default (DEFAULT_STEPS)
-    batch_size: int = 512
+    batch_size: int = 256
     lr: float = 0.0  # 0: the model's default (DEFAULT_LR)
     weight_decay: float = 0.0
     ema_decay: float = 0.999
@@ -53,7 +53,7 @@ class TrainConfig:
     t_scale: float = 1000.0
     width: int = 256  # MLP
     depth: int = 3  # MLP
-    dit_size: str = "DiT-XS"
+    dit_size: str = "DiT-T"
     patch: int = 1
     threads: int = 1
     ckpt_every: int = 1000
@@ -61,7 +61,7 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
 
-DEFAULT_STEPS = {"mlp": 4000, "dit": 4000}
+DEFAULT_STEPS = {"mlp": 3500, "dit": 2500}
 DEFAULT_LR = {"mlp": 2e-3, "dit": 1e-3}
 
 
@@ -175,7 +175,7 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
 
     t0, running = time.perf_counter() - state["wall_s"], []
     bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps,
-               disable=not progress, desc=f"{cfg.method}+{cfg.model}", dynamic_ncols=True)
+               disable=None if progress else True, mininterval=0.5, desc=f"{cfg.method}+{cfg.model}", dynamic_ncols=True)
     for step in bar:
         idx = torch.randint(0, len(x), (cfg.batch_size,), generator=gen)
         y = None

@@ -13,7 +13,7 @@ import torch
 
 from generative.continuous.diffusion import DDPM
 from generative.continuous.flow_matching import SOLVERS, VPPath, solve_ode
-from generative.errors import UserError, unknown_choice
+from generative.errors import UserError
 
 ODE_SOLVERS = tuple(SOLVERS)
 SAMPLERS = {"fm": ODE_SOLVERS + ("ode",), "ddpm": ("ancestral", "ddim", "ode") + ODE_SOLVERS}
@@ -70,7 +70,8 @@ def ddpm_ode_field(ddpm: DDPM, f):
 
 def check_sampler(method: str, sampler: str):
     if sampler not in SAMPLERS[method]:
-        raise unknown_choice(f"sampler for method '{method}'", sampler, SAMPLERS[method])
+        valid = ", ".join(SAMPLERS[method])
+        raise UserError(f"unknown sampler '{sampler}' for a {method} run; valid choices: {valid}")
 
 
 @torch.no_grad()
