@@ -40,8 +40,9 @@ def read_json(path) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise UserError(f"{path.parent} is not a run folder (no {path.name}); "
-                        "train one with `generative train`") from None
+        raise UserError(
+            f"{path.parent} is not a run folder (no {path.name}); train one with `generative train`"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: corrupt JSON ({exc}); the run folder is damaged") from None
 
@@ -66,8 +67,9 @@ def save_checkpoint(run_dir, tensors: dict[str, torch.Tensor], state: dict):
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, run_dir / name)
-    write_json(run_dir / "state.json", {**state, "checkpoint": name,
-                                        "sha256": sha256(run_dir / name)})
+    write_json(
+        run_dir / "state.json", {**state, "checkpoint": name, "sha256": sha256(run_dir / name)}
+    )
     if old is not None and old.name != name and old.is_file():
         old.unlink()
 
@@ -82,8 +84,10 @@ def load_checkpoint(run_dir) -> tuple[dict[str, torch.Tensor], dict]:
     if not path.is_file():
         raise UserError(f"{run_dir}: state.json names {path.name}, which is missing")
     if sha256(path) != state.get("sha256"):
-        raise UserError(f"{path}: checksum mismatch (truncated or altered); refusing to load it. "
-                        "Retrain, or restore the file from a copy.")
+        raise UserError(
+            f"{path}: checksum mismatch (truncated or altered); refusing to load it. "
+            "Retrain, or restore the file from a copy."
+        )
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

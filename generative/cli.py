@@ -26,13 +26,20 @@ def add_train(sub):
     from generative.train import DEFAULT_LR, DEFAULT_STEPS, METHODS, MODELS, TrainConfig
 
     d = TrainConfig()
-    p = sub.add_parser("train", help="train a denoiser", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       description="Train DDPM or flow matching with an MLP or a DiT on 2D data. "
-                       "Writes a run folder (config.json, state.json, checkpoint-*.safetensors).")
+    p = sub.add_parser(
+        "train",
+        help="train a denoiser",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Train DDPM or flow matching with an MLP or a DiT on 2D data. "
+        "Writes a run folder (config.json, state.json, checkpoint-*.safetensors).",
+    )
     p.add_argument("--method", default=d.method, choices=METHODS, help="objective")
     p.add_argument("--model", default=d.model, choices=MODELS, help="denoiser network")
-    p.add_argument("--data", default=d.data, help="moons, 8gaussians, checkerboard, spirals, rings, "
-                   "or a .csv/.npy file of N x D points")
+    p.add_argument(
+        "--data",
+        default=d.data,
+        help="moons, 8gaussians, checkerboard, spirals, rings, or a .csv/.npy file of N x D points",
+    )
     p.add_argument("--steps", type=positive_int, help=f"optimizer steps (default {DEFAULT_STEPS})")
     p.add_argument("--lr", type=float, help=f"peak learning rate (default {DEFAULT_LR})")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
@@ -40,24 +47,45 @@ def add_train(sub):
     p.add_argument("--seed", type=int, default=d.seed, help="seeds the data draw, init and batches")
     p.add_argument("--out", help="run folder (default runs/METHOD-MODEL-DATA-sSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument("--cond", action="store_true", help="class-conditional on the data's mode labels")
-    p.add_argument("--p-uncond", type=float, default=d.p_uncond, help="label dropout (for guidance)")
-    p.add_argument("--no-standardize", dest="standardize", action="store_false",
-                   help="train on raw coordinates (gotcha #1: prior and data then disagree in scale)")
-    p.add_argument("--n-train", type=positive_int, default=d.n_train, help="points drawn for a toy set")
+    p.add_argument(
+        "--cond", action="store_true", help="class-conditional on the data's mode labels"
+    )
+    p.add_argument(
+        "--p-uncond", type=float, default=d.p_uncond, help="label dropout (for guidance)"
+    )
+    p.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="train on raw coordinates (gotcha #1: prior and data then disagree in scale)",
+    )
+    p.add_argument(
+        "--n-train", type=positive_int, default=d.n_train, help="points drawn for a toy set"
+    )
     p.add_argument("--noise", type=float, help="toy-set noise (moons default 0.03)")
-    p.add_argument("--schedule", default=d.schedule, choices=("linear", "cosine"), help="DDPM betas")
+    p.add_argument(
+        "--schedule", default=d.schedule, choices=("linear", "cosine"), help="DDPM betas"
+    )
     p.add_argument("--T", type=positive_int, default=d.T, help="DDPM chain length")
     p.add_argument("--target", default=d.target, choices=("eps", "x0", "v"), help="DDPM target")
     p.add_argument("--path", default=d.path, choices=("linear", "vp"), help="FM probability path")
-    p.add_argument("--t-scale", type=float, default=d.t_scale, help="time multiplier before the sinusoid")
+    p.add_argument(
+        "--t-scale", type=float, default=d.t_scale, help="time multiplier before the sinusoid"
+    )
     p.add_argument("--width", type=positive_int, default=d.width, help="MLP width")
     p.add_argument("--depth", type=positive_int, default=d.depth, help="MLP residual blocks")
     p.add_argument("--dit-size", default=d.dit_size, help="DiT preset: DiT-T, DiT-XS, DiT-S")
-    p.add_argument("--patch", type=positive_int, default=d.patch, help="DiT patch (numbers per token for points)")
+    p.add_argument(
+        "--patch",
+        type=positive_int,
+        default=d.patch,
+        help="DiT patch (numbers per token for points)",
+    )
     p.add_argument("--threads", type=positive_int, default=d.threads, help="torch CPU threads")
     p.add_argument("--ckpt-every", type=positive_int, default=d.ckpt_every)
-    p.add_argument("--no-eval", action="store_true", help="skip the quick evaluation after training")
+    p.add_argument(
+        "--no-eval", action="store_true", help="skip the quick evaluation after training"
+    )
     p.set_defaults(func=cmd_train)
 
 
@@ -67,13 +95,32 @@ def cmd_train(a):
     if a.resume and not a.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
     out = a.out or f"runs/{a.method}-{a.model}-{Path(a.data).stem}-s{a.seed}"
-    cfg = TrainConfig(method=a.method, model=a.model, data=a.data, steps=a.steps or 0,
-                      lr=a.lr or 0.0, batch_size=a.batch_size, ema_decay=a.ema_decay, seed=a.seed,
-                      cond=a.cond, p_uncond=a.p_uncond, standardize=a.standardize,
-                      n_train=a.n_train, noise=a.noise, schedule=a.schedule, T=a.T,
-                      target=a.target, path=a.path, t_scale=a.t_scale, width=a.width,
-                      depth=a.depth, dit_size=a.dit_size, patch=a.patch, threads=a.threads,
-                      ckpt_every=a.ckpt_every)
+    cfg = TrainConfig(
+        method=a.method,
+        model=a.model,
+        data=a.data,
+        steps=a.steps or 0,
+        lr=a.lr or 0.0,
+        batch_size=a.batch_size,
+        ema_decay=a.ema_decay,
+        seed=a.seed,
+        cond=a.cond,
+        p_uncond=a.p_uncond,
+        standardize=a.standardize,
+        n_train=a.n_train,
+        noise=a.noise,
+        schedule=a.schedule,
+        T=a.T,
+        target=a.target,
+        path=a.path,
+        t_scale=a.t_scale,
+        width=a.width,
+        depth=a.depth,
+        dit_size=a.dit_size,
+        patch=a.patch,
+        threads=a.threads,
+        ckpt_every=a.ckpt_every,
+    )
     run = train(cfg, out, resume=a.resume)
     print(f"trained {run.state['step']} steps in {run.state['wall_s']:.1f}s -> {out}")
     if not a.no_eval and len(run.shape) == 1:
@@ -82,17 +129,22 @@ def cmd_train(a):
 
         ref = Reference(run.cfg.data)
         res = sample(run.method, run.net, run.shape, ref.n, seed=0)
-        print(f"quick check (default sampler, {res.nfe} NFE, 1 eval seed): "
-              + evaluate(lambda s: res.x.numpy(), ref, seeds=1).line())
+        print(
+            f"quick check (default sampler, {res.nfe} NFE, 1 eval seed): "
+            + evaluate(lambda s: res.x.numpy(), ref, seeds=1).line()
+        )
     print(f"sample with: generative sample {out} --n 2000 --out samples.npy")
 
 
 def add_sample(sub):
     from generative.continuous.sampling import DEFAULT_SAMPLER, SAMPLERS
 
-    p = sub.add_parser("sample", help="draw samples from a trained run",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                       description="Sample a run folder; points are written in the data's own units.")
+    p = sub.add_parser(
+        "sample",
+        help="draw samples from a trained run",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Sample a run folder; points are written in the data's own units.",
+    )
     p.add_argument("run_dir")
     p.add_argument("--n", type=positive_int, default=2000)
     p.add_argument("--sampler", help=f"per method {SAMPLERS}; default {DEFAULT_SAMPLER}")
@@ -100,7 +152,9 @@ def add_sample(sub):
     p.add_argument("--guidance", type=float, default=1.0, help="CFG scale (1 = plain conditional)")
     p.add_argument("--label", type=int, help="class to sample (conditional runs)")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM noise (0 deterministic)")
-    p.add_argument("--variance", default="beta", choices=("beta", "beta_tilde"), help="ancestral sigma^2")
+    p.add_argument(
+        "--variance", default="beta", choices=("beta", "beta_tilde"), help="ancestral sigma^2"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="FILE.npy or FILE.csv")
     p.add_argument("--plot", help="also draw the samples to this PNG")
@@ -122,10 +176,23 @@ def cmd_sample(a):
         if not run.num_classes:
             raise UserError("--label needs a run trained with --cond")
         if not 0 <= a.label < run.num_classes:
-            raise UserError(f"--label {a.label} out of range: this run has classes 0..{run.num_classes - 1}")
+            raise UserError(
+                f"--label {a.label} out of range: this run has classes 0..{run.num_classes - 1}"
+            )
         y = torch.full((a.n,), a.label, dtype=torch.long)
-    res = sample(run.method, run.net, run.shape, a.n, a.sampler, a.steps, y, a.guidance, a.seed,
-                 eta=a.eta, variance=a.variance)
+    res = sample(
+        run.method,
+        run.net,
+        run.shape,
+        a.n,
+        a.sampler,
+        a.steps,
+        y,
+        a.guidance,
+        a.seed,
+        eta=a.eta,
+        variance=a.variance,
+    )
     x = run.standardizer.decode(res.x.numpy())
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
@@ -136,16 +203,23 @@ def cmd_sample(a):
     if a.plot:
         from generative.plots import grid_figure
 
-        grid_figure([{"samples": res.x.numpy(), "title": f"{a.run_dir} ({res.nfe} NFE)"}], a.plot, ncols=1)
+        grid_figure(
+            [{"samples": res.x.numpy(), "title": f"{a.run_dir} ({res.nfe} NFE)"}], a.plot, ncols=1
+        )
         print(f"plot -> {a.plot}")
 
 
 def add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="score samples against the data (2D protocol)",
-                       description="W2 (exact OT, standardized coordinates) beside the i.i.d. floor, "
-                       "their ratio, mass per mode, and the share of points off the data.")
+    p = sub.add_parser(
+        "evaluate",
+        help="score samples against the data (2D protocol)",
+        description="W2 (exact OT, standardized coordinates) beside the i.i.d. floor, "
+        "their ratio, mass per mode, and the share of points off the data.",
+    )
     p.add_argument("file", help="samples in the data's units (.npy or .csv)")
-    p.add_argument("--data", required=True, help="toy-set name, or the .csv/.npy the run trained on")
+    p.add_argument(
+        "--data", required=True, help="toy-set name, or the .csv/.npy the run trained on"
+    )
     p.add_argument("--seeds", type=positive_int, default=5, help="evaluation seeds (median)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a line")
     p.set_defaults(func=cmd_evaluate)
@@ -171,13 +245,18 @@ def cmd_evaluate(a):
 
 
 def add_demo(sub):
-    p = sub.add_parser("demo", help="the four models on moons -> figure + table",
-                       description="Train {DDPM, FM} x {MLP, DiT} on two moons, two at a time, "
-                       "then write a 2x2 figure and the metrics table (terminal and Markdown).")
+    p = sub.add_parser(
+        "demo",
+        help="the four models on moons -> figure + table",
+        description="Train {DDPM, FM} x {MLP, DiT} on two moons, two at a time, "
+        "then write a 2x2 figure and the metrics table (terminal and Markdown).",
+    )
     p.add_argument("--out", default="demo_out")
     p.add_argument("--steps", type=positive_int, help="override every model's training steps")
     p.add_argument("--seeds", type=positive_int, default=5, help="evaluation seeds")
-    p.set_defaults(func=lambda a: __import__("generative.demo").demo.run_demo(a.out, a.steps, a.seeds))
+    p.set_defaults(
+        func=lambda a: __import__("generative.demo").demo.run_demo(a.out, a.steps, a.seeds)
+    )
 
 
 def build_parser():
@@ -196,8 +275,10 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the last checkpoint is kept (resume with --resume --out RUN_DIR)",
-              file=sys.stderr)
+        print(
+            "interrupted; the last checkpoint is kept (resume with --resume --out RUN_DIR)",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

@@ -20,7 +20,7 @@ REFERENCE_SEED = 1_000_003  # reference draws use seeds REFERENCE_SEED + eval se
 
 # region: w2
 def w2(x: np.ndarray, y: np.ndarray) -> float:
-    """Exact 2-Wasserstein distance between two equal-weight point clouds (POT's network simplex)."""
+    """Exact 2-Wasserstein distance between two equal-weight point clouds."""
     cost = ot.dist(x.astype(np.float64), y.astype(np.float64))  # squared Euclidean, (n, m)
     return float(np.sqrt(ot.emd2(ot.unif(len(x)), ot.unif(len(y)), cost, numItermax=10**7)))
 
@@ -42,8 +42,10 @@ class Report2D:
 
     def line(self) -> str:
         mass = "/".join(f"{m:.2f}" for m in self.mode_mass) if self.mode_mass else "-"
-        return (f"W2 {self.w2:.4f}  floor {self.floor:.4f}  ratio {self.ratio:.2f}x  "
-                f"mode mass {mass}  off-data {100 * self.off_data:.1f}%")
+        return (
+            f"W2 {self.w2:.4f}  floor {self.floor:.4f}  ratio {self.ratio:.2f}x  "
+            f"mode mass {mass}  off-data {100 * self.off_data:.1f}%"
+        )
 
     def to_json(self):
         return asdict(self)
@@ -74,7 +76,7 @@ class Reference:
         return self.enc(held[idx]), None
 
     def floor_points(self, seed: int):
-        """What a perfect sampler would hand in: i.i.d. true points, independent of the reference."""
+        """What a perfect sampler would hand in: i.i.d. true points."""
         rng = np.random.default_rng(REFERENCE_SEED + 7919 * (seed + 1))
         if self.toy:
             return self.pool[rng.choice(len(self.pool), self.n, replace=True)]

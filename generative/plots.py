@@ -33,7 +33,7 @@ def grid_figure(panels, path, ncols=2, size=3.6):
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax, panel in zip(axes.flat, panels, strict=False):
         scatter_panel(ax, **panel)
-    for ax in axes.flat[len(panels):]:
+    for ax in axes.flat[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=130)

@@ -75,8 +75,9 @@ def resolved(cfg: TrainConfig) -> TrainConfig:
         raise unknown_choice("DiT size", cfg.dit_size, DIT_SIZES)
     if cfg.steps < 0 or cfg.batch_size <= 0 or cfg.threads <= 0:
         raise UserError("steps, batch size and threads must be positive")
-    return dataclasses.replace(cfg, steps=cfg.steps or DEFAULT_STEPS[cfg.model],
-                               lr=cfg.lr or DEFAULT_LR[cfg.model])
+    return dataclasses.replace(
+        cfg, steps=cfg.steps or DEFAULT_STEPS[cfg.model], lr=cfg.lr or DEFAULT_LR[cfg.model]
+    )
 
 
 def build_method(cfg: TrainConfig):
@@ -119,7 +120,7 @@ def _tensors(model, ema, opt, gen) -> dict:
 
 def _restore(tensors, model, ema, opt, gen):
     def part(prefix):
-        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
     model.load_state_dict(part("model."))
     ema.load_state_dict(part("ema."))
@@ -141,8 +142,9 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         saved = read_json(out_dir / "config.json")
         cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
     elif (out_dir / "state.json").exists():
-        raise UserError(f"{out_dir} already holds a run; pass --resume to continue it, "
-                        "or choose another --out")
+        raise UserError(
+            f"{out_dir} already holds a run; pass --resume to continue it, or choose another --out"
+        )
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     split = load_dataset(cfg.data, cfg.n_train, cfg.seed, cfg.noise)
@@ -166,16 +168,30 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         _restore(tensors, model, ema, opt, gen)
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(out_dir / "config.json", {
-            "train": dataclasses.asdict(cfg), "shape": list(shape), "num_classes": num_classes,
-            "standardizer": std.to_json(), "n_train": len(x)})
+        write_json(
+            out_dir / "config.json",
+            {
+                "train": dataclasses.asdict(cfg),
+                "shape": list(shape),
+                "num_classes": num_classes,
+                "standardizer": std.to_json(),
+                "n_train": len(x),
+            },
+        )
 
     def save():
         save_checkpoint(out_dir, _tensors(model, ema, opt, gen), state)
 
     t0, running = time.perf_counter() - state["wall_s"], []
-    bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps,
-               disable=None if progress else True, mininterval=0.5, desc=f"{cfg.method}+{cfg.model}", dynamic_ncols=True)
+    bar = tqdm(
+        range(state["step"], cfg.steps),
+        initial=state["step"],
+        total=cfg.steps,
+        disable=None if progress else True,
+        mininterval=0.5,
+        desc=f"{cfg.method}+{cfg.model}",
+        dynamic_ncols=True,
+    )
     for step in bar:
         idx = torch.randint(0, len(x), (cfg.batch_size,), generator=gen)
         y = None
@@ -189,7 +205,8 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
             raise Diverged(
                 f"loss became {loss.item()} at step {step}; stopped. The last good checkpoint "
                 f"(step {state['step']}) is kept in {out_dir}. Try a lower --lr (now {cfg.lr:g}), "
-                "and keep standardization on (drop --no-standardize).")
+                "and keep standardization on (drop --no-standardize)."
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -228,7 +245,9 @@ def load_run(run_dir, use_ema: bool = True) -> Run:
     net = build_model(cfg, shape, num_classes)
     prefix = "ema." if use_ema else "model."
     try:
-        net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+        net.load_state_dict(
+            {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        )
     except RuntimeError as exc:
         raise UserError(f"{run_dir}: weights do not fit the config ({exc})") from None
     torch.set_num_threads(cfg.threads)

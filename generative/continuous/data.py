@@ -96,7 +96,9 @@ def load_points(path) -> np.ndarray:
         except Exception as exc:  # numpy raises several types for a bad file
             raise UserError(f"{path}: not a readable .npy array ({exc})") from None
         if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
-            raise UserError(f"{path}: expected a 2-D numeric array (N x D), got {x.dtype} {x.shape}")
+            raise UserError(
+                f"{path}: expected a 2-D numeric array (N x D), got {x.dtype} {x.shape}"
+            )
         bad = np.argwhere(~np.isfinite(x))
         if len(bad):
             raise UserError(f"{path}: row {bad[0][0]} holds NaN or inf; remove or fix that row")

@@ -38,7 +38,7 @@ def cosine_betas(T: int, s: float = 0.008) -> torch.Tensor:
 
 
 class DDPM:
-    """The forward chain q(x_k | x_{k-1}) = N(sqrt(1 - beta_k) x_{k-1}, beta_k I) and its algebra."""
+    """The forward chain q(x_k | x_{k-1}) = N(sqrt(1 - beta_k) x_{k-1}, beta_k I)."""
 
     def __init__(self, schedule: str = "linear", T: int = 1000, target: str = "eps"):
         if schedule not in SCHEDULES:
@@ -50,13 +50,16 @@ class DDPM:
         self.betas = linear_betas(T) if schedule == "linear" else cosine_betas(T)
         self.alphas = 1.0 - self.betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
-        self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64),
-                                              self.alphas_cumprod[:-1]])
+        self.alphas_cumprod_prev = torch.cat(
+            [torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]]
+        )
         # Bayes' rule on two Gaussians: q(x_{k-1} | x_k, x_0) = N(coef1 x_0 + coef2 x_k, beta-tilde)
         one_minus = 1.0 - self.alphas_cumprod
         self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / one_minus
         self.posterior_mean_coef1 = self.betas * self.alphas_cumprod_prev.sqrt() / one_minus
-        self.posterior_mean_coef2 = (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / one_minus
+        self.posterior_mean_coef2 = (
+            (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / one_minus
+        )
         # endregion
 
     def net_time(self, k) -> torch.Tensor:
@@ -65,7 +68,7 @@ class DDPM:
 
     # region: q_sample
     def q_sample(self, x0, k, noise):
-        """Closed-form marginal: x_k = sqrt(abar_k) x0 + sqrt(1 - abar_k) eps, one jump, no chain."""
+        """Closed-form marginal: x_k = sqrt(abar_k) x0 + sqrt(1 - abar_k) eps."""
         abar = _bcast(self.alphas_cumprod[k], x0)
         return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
@@ -111,7 +114,9 @@ class DDPM:
         for i in range(len(ks) - 1, -1, -1):
             k = int(ks[i])
             abar = self.alphas_cumprod[k]
-            abar_prev = self.alphas_cumprod[ks[i - 1]] if i > 0 else torch.tensor(1.0, dtype=abar.dtype)
+            abar_prev = (
+                self.alphas_cumprod[ks[i - 1]] if i > 0 else torch.tensor(1.0, dtype=abar.dtype)
+            )
             beta = 1 - abar / abar_prev  # the effective beta between the two kept steps
             pred = net(x, self.net_time(k).expand(x.shape[0]))
             _, x0_hat = self.eps_and_x0(pred, x, abar)
@@ -135,7 +140,9 @@ class DDPM:
         for i in range(len(ks) - 1, -1, -1):
             k = int(ks[i])
             abar = self.alphas_cumprod[k]
-            abar_prev = self.alphas_cumprod[ks[i - 1]] if i > 0 else torch.tensor(1.0, dtype=abar.dtype)
+            abar_prev = (
+                self.alphas_cumprod[ks[i - 1]] if i > 0 else torch.tensor(1.0, dtype=abar.dtype)
+            )
             pred = net(x, self.net_time(k).expand(x.shape[0]))
             eps, x0_hat = self.eps_and_x0(pred, x, abar)
             if clip_x0 is not None:

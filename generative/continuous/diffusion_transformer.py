@@ -66,8 +66,11 @@ class DiTBlock(nn.Module):
         self.qkv, self.proj = nn.Linear(hidden, 3 * hidden), nn.Linear(hidden, hidden)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         mlp_hidden = int(hidden * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(hidden, mlp_hidden), nn.GELU(approximate="tanh"),
-                                 nn.Linear(mlp_hidden, hidden))
+        self.mlp = nn.Sequential(
+            nn.Linear(hidden, mlp_hidden),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(mlp_hidden, hidden),
+        )
         # c -> (shift, scale, gate) for attention and for the MLP: six vectors
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
 
@@ -145,7 +148,9 @@ class DiT(nn.Module):
         if len(self.shape) == 1:
             return tokens.reshape(B, *self.shape)  # (B, D)
         C, H, W = self.shape
-        x = tokens.reshape(B, H // p, W // p, C, p, p).permute(0, 3, 1, 4, 2, 5)  # (B, C, h, p, w, p)
+        x = tokens.reshape(B, H // p, W // p, C, p, p).permute(
+            0, 3, 1, 4, 2, 5
+        )  # (B, C, h, p, w, p)
         return x.reshape(B, C, H, W)
 
     def forward(self, x, t, y=None):
@@ -154,4 +159,3 @@ class DiT(nn.Module):
         for block in self.blocks:
             h = block(h, c)
         return self.unpatchify(self.final_layer(h, c))
-

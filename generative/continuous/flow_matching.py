@@ -154,8 +154,12 @@ def rk4_step(f, x, t, h):
 
 
 # name -> (step function, network evaluations per step)
-SOLVERS = {"euler": (euler_step, 1), "midpoint": (midpoint_step, 2),
-           "heun": (heun_step, 2), "rk4": (rk4_step, 4)}
+SOLVERS = {
+    "euler": (euler_step, 1),
+    "midpoint": (midpoint_step, 2),
+    "heun": (heun_step, 2),
+    "rk4": (rk4_step, 4),
+}
 
 
 def solve_ode(f, x, steps: int, method: str = "euler", t0=0.0, t1=1.0, traj=None):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import nn
 
 from generative.continuous.embeddings import LabelEmbedder, TimestepEmbedder, condition
@@ -49,4 +48,3 @@ class MLP(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
-

@@ -75,8 +75,21 @@ def check_sampler(method: str, sampler: str):
 
 
 @torch.no_grad()
-def sample(method, net, shape, n, sampler=None, steps=None, y=None, guidance=1.0, seed=0,
-           keep_trajectory=False, eta=0.0, clip_x0=None, variance="beta") -> SampleResult:
+def sample(
+    method,
+    net,
+    shape,
+    n,
+    sampler=None,
+    steps=None,
+    y=None,
+    guidance=1.0,
+    seed=0,
+    keep_trajectory=False,
+    eta=0.0,
+    clip_x0=None,
+    variance="beta",
+) -> SampleResult:
     """Draw n samples of one-sample shape `shape` from N(0, I) through the chosen sampler."""
     kind = "ddpm" if isinstance(method, DDPM) else "fm"
     sampler = sampler or DEFAULT_SAMPLER[kind][0]
