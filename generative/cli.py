@@ -155,6 +155,7 @@ def add_sample(sub):
     p.add_argument(
         "--variance", default="beta", choices=("beta", "beta_tilde"), help="ancestral sigma^2"
     )
+    p.add_argument("--clip-x0", type=float, help="DDIM: clamp x0-hat to [-C, C] (images: 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="FILE.npy or FILE.csv")
     p.add_argument("--plot", help="also draw the samples to this PNG")
@@ -191,6 +192,7 @@ def cmd_sample(a):
         a.guidance,
         a.seed,
         eta=a.eta,
+        clip_x0=a.clip_x0,
         variance=a.variance,
     )
     x = run.standardizer.decode(res.x.numpy())
