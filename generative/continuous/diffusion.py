@@ -17,13 +17,14 @@ from generative.errors import unknown_choice
 
 SCHEDULES = ("linear", "cosine")
 TARGETS = ("eps", "x0", "v")
+VARIANCES = ("beta", "beta_tilde")
 
 
 # region: schedules
 def linear_betas(T: int) -> torch.Tensor:
-    """Ho et al.: betas evenly spaced from 1e-4 to 0.02 (scaled so T=1000 gives exactly that)."""
-    scale = 1000 / T
-    return torch.linspace(scale * 1e-4, scale * 0.02, T, dtype=torch.float64)
+    """Ho et al.: betas evenly spaced from 1e-4 to 0.02, whatever T. A short chain then never
+    reaches noise (T = 50 leaves alpha-bar near 0.6): the lesson-02 failure, kept on purpose."""
+    return torch.linspace(1e-4, 0.02, T, dtype=torch.float64)
 
 
 def cosine_betas(T: int, s: float = 0.008) -> torch.Tensor:
@@ -104,12 +105,16 @@ class DDPM:
 
     def respaced(self, steps: int) -> np.ndarray:
         """An evenly spaced subset of `steps` indices from 0 to T-1 (all of them when steps = T)."""
+        if steps == 1:  # a one-step chain must still start at the noisiest step
+            return np.array([self.T - 1])
         return np.unique(np.linspace(0, self.T - 1, min(steps, self.T)).round().astype(np.int64))
 
     # region: ancestral
     def sample_ancestral(self, net, x, steps=None, variance="beta", generator=None, traj=None):
         """Reverse chain: x_{k-1} ~ N(posterior mean from x0-hat, sigma^2), sigma^2 = beta or
         beta-tilde. With steps < T the chain runs on a respaced subset (betas recomputed)."""
+        if variance not in VARIANCES:
+            raise unknown_choice("ancestral variance", variance, VARIANCES)
         ks = self.respaced(steps or self.T)
         for i in range(len(ks) - 1, -1, -1):
             k = int(ks[i])

@@ -169,7 +169,7 @@ def solve_ode(f, x, steps: int, method: str = "euler", t0=0.0, t1=1.0, traj=None
         raise unknown_choice("ODE solver", method, SOLVERS)
     step, per_step = SOLVERS[method]
     h = (t1 - t0) / steps
-    batch_f = lambda x_, t_: f(x_, torch.full((x_.shape[0],), float(t_)))  # noqa: E731
+    batch_f = lambda x_, t_: f(x_, torch.full((x_.shape[0],), float(t_), dtype=x_.dtype))  # noqa: E731
     for i in range(steps):
         x = step(batch_f, x, t0 + i * h, h)
         if traj is not None:
