@@ -38,13 +38,18 @@ def write_json(path, obj):
 def read_json(path) -> dict:
     path = Path(path)
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
+        obj = json.loads(path.read_text())
+    except (FileNotFoundError, NotADirectoryError):
         raise UserError(
             f"{path.parent} is not a run folder (no {path.name}); train one with `generative train`"
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: corrupt JSON ({exc}); the run folder is damaged") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read ({exc})") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"{path}: expected a JSON object, found {type(obj).__name__}; damaged")
+    return obj
 
 
 def sha256(path: Path) -> str:

@@ -136,12 +136,12 @@ def _restore(tensors, model, ema, opt, gen):
 # region: train-loop
 def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True) -> Run:
     """Train (or resume) a run in out_dir; returns the run with its EMA network."""
-    cfg = resolved(cfg)
     out_dir = Path(out_dir)
-    if resume:
-        saved = read_json(out_dir / "config.json")
-        cfg = dataclasses.replace(TrainConfig(**saved["train"]), steps=cfg.steps)
-    elif (out_dir / "state.json").exists():
+    if resume:  # the run's own config; only a given --steps (non-zero) extends or shortens it
+        saved = TrainConfig(**read_json(out_dir / "config.json")["train"])
+        cfg = dataclasses.replace(saved, steps=cfg.steps or saved.steps)
+    cfg = resolved(cfg)
+    if not resume and (out_dir / "state.json").exists():
         raise UserError(
             f"{out_dir} already holds a run; pass --resume to continue it, or choose another --out"
         )
@@ -162,27 +162,29 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     method = build_method(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
-    state = {"step": 0, "losses": [], "wall_s": 0.0}
+    state = {"step": 0, "losses": [], "wall_s": 0.0, "running": []}
     if resume:
         tensors, state = load_checkpoint(out_dir)
         _restore(tensors, model, ema, opt, gen)
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(
-            out_dir / "config.json",
-            {
-                "train": dataclasses.asdict(cfg),
-                "shape": list(shape),
-                "num_classes": num_classes,
-                "standardizer": std.to_json(),
-                "n_train": len(x),
-            },
-        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "train": dataclasses.asdict(cfg),
+        "shape": list(shape),
+        "num_classes": num_classes,
+        "standardizer": std.to_json(),
+        "n_train": len(x),
+    }
+    write_json(out_dir / "config.json", meta)  # on resume: records the new step budget
+
+    saved_step = state["step"] if resume else None
 
     def save():
+        nonlocal saved_step
         save_checkpoint(out_dir, _tensors(model, ema, opt, gen), state)
+        saved_step = state["step"]
 
-    t0, running = time.perf_counter() - state["wall_s"], []
+    t0 = time.perf_counter() - state["wall_s"]
+    state.setdefault("running", [])  # losses since the last log line, kept across a resume
     bar = tqdm(
         range(state["step"], cfg.steps),
         initial=state["step"],
@@ -202,10 +204,14 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
             group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         loss = method.loss(model, x[idx], y, generator=gen)
         if not torch.isfinite(loss):
+            kept = (
+                f"The last good checkpoint (step {saved_step}) is kept in {out_dir}"
+                if saved_step is not None
+                else "No checkpoint had been written yet"
+            )
             raise Diverged(
-                f"loss became {loss.item()} at step {step}; stopped. The last good checkpoint "
-                f"(step {state['step']}) is kept in {out_dir}. Try a lower --lr (now {cfg.lr:g}), "
-                "and keep standardization on (drop --no-standardize)."
+                f"loss became {loss.item()} at step {step}; stopped. {kept}. Try a lower --lr "
+                f"(now {cfg.lr:g}), and keep standardization on (drop --no-standardize)."
             )
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -214,11 +220,11 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         with torch.no_grad():
             for e, p in zip(ema.parameters(), model.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
-        running.append(loss.item())
+        state["running"].append(loss.item())
         if (step + 1) % cfg.log_every == 0:
-            state["losses"].append([step + 1, sum(running) / len(running)])
+            state["losses"].append([step + 1, sum(state["running"]) / len(state["running"])])
             bar.set_postfix(loss=f"{state['losses'][-1][1]:.4f}")
-            running = []
+            state["running"] = []
         state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             save()
