@@ -1,0 +1,1 @@
+"""The claims lab: one experiment per quantitative claim of the lessons (see README.md here)."""

@@ -1,0 +1,150 @@
+"""The claims lab's shared runner: cached training runs, parallel jobs, scoring by the 2D
+protocol, and result files (JSON with numbers, settings, seeds, versions and the command)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import multiprocessing as mp
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from generative.train import TrainConfig
+
+ROOT = Path(__file__).parent
+RESULTS = ROOT / "results"
+CACHE = ROOT / ".cache"
+WORKERS = 2  # this machine has two cores; every run uses one thread
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much an experiment may spend. Full: the claims' numbers; quick: the pipeline only."""
+
+    quick: bool
+    train_seeds: tuple = (0, 1, 2)
+    eval_seeds: int = 5
+    steps: int = 0  # 0: each model's default training steps
+
+    @property
+    def results(self) -> Path:
+        return RESULTS / "quick" if self.quick else RESULTS
+
+    def cfg(self, **kw) -> TrainConfig:
+        """A training config at this budget (quick: a few dozen steps)."""
+        if self.steps and "steps" not in kw:
+            kw["steps"] = self.steps
+        return TrainConfig(**kw)
+
+
+FULL = Budget(quick=False)
+QUICK = Budget(quick=True, train_seeds=(0,), eval_seeds=1, steps=40)
+
+
+def pmap(fn, jobs: list) -> list:
+    """fn over jobs in WORKERS spawned processes (fn must live at a module's top level)."""
+    if len(jobs) <= 1:
+        return [fn(j) for j in jobs]
+    with mp.get_context("spawn").Pool(WORKERS) as pool:
+        return pool.map(fn, jobs, chunksize=1)
+
+
+def run_path(cfg: TrainConfig, quick: bool) -> Path:
+    key = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode()).hexdigest()
+    return CACHE / ("quick" if quick else "full") / f"{cfg.method}-{cfg.model}-{key[:12]}"
+
+
+def _train_one(job):
+    cfg, path = job
+    from generative.train import train
+
+    if not (path / "state.json").exists():
+        for f in path.glob("*"):  # a half-written run from an interrupted bench
+            f.unlink()
+        train(cfg, path, progress=False)
+    return path
+
+
+def ensure_runs(cfgs: list[TrainConfig], quick: bool) -> list[Path]:
+    """Train every config not already cached (two at a time); returns the run folders."""
+    paths = [run_path(c, quick) for c in cfgs]
+    todo = {p: c for c, p in zip(cfgs, paths, strict=True) if not (p / "state.json").exists()}
+    if todo:
+        print(f"  training {len(todo)} run(s) ...", flush=True)
+        pmap(_train_one, [(c, p) for p, c in todo.items()])
+    return paths
+
+
+def score(job) -> dict:
+    """Sample a cached run and score it by the 2D protocol. job: dict with run, sampler, steps,
+    eval_seeds and optional guidance, label, variance."""
+    import torch
+
+    from generative.continuous.sampling import sample
+    from generative.metrics import Reference, evaluate
+    from generative.train import load_run
+
+    run = load_run(job["run"])
+    ref = job.get("reference") or Reference(run.cfg.data)
+    nfe, kept = [], []
+    y = None
+
+    def draw(seed):
+        nonlocal y
+        if job.get("label") is not None:
+            y = torch.full((ref.n,), job["label"], dtype=torch.long)
+        res = sample(run.method, run.net, run.shape, ref.n, job["sampler"], job["steps"], y,
+                     job.get("guidance", 1.0), seed, variance=job.get("variance", "beta"))
+        nfe.append(res.nfe)
+        x = res.x.numpy()
+        if not run.cfg.standardize:  # score every run in the training set's standardized units
+            x = ref.split.standardizer.encode(run.standardizer.decode(x))
+        kept.append(x)
+        return x
+
+    rep = evaluate(draw, ref, job["eval_seeds"])
+    out = {**rep.to_json(), "nfe": nfe[0], "train_s": run.state["wall_s"]}
+    if job.get("keep_samples"):  # the first evaluation seed's samples, for figures
+        out["samples"] = kept[0]
+    return out
+
+
+def median(xs) -> float:
+    return float(np.median(np.asarray(xs, dtype=float)))
+
+
+def versions() -> dict:
+    import ot
+    import sklearn
+    import torch
+
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
+            "pot": ot.__version__, "scikit-learn": sklearn.__version__,
+            "machine": platform.machine()}
+
+
+def write_result(b: Budget, name: str, claim: str, measured: str, verdict: str, numbers: dict,
+                 settings: dict, t0: float) -> Path:
+    """results/<name>.json: the headline, the verdict, every number, and how to reproduce it."""
+    assert verdict in ("holds", "does not hold", "holds with caveat"), verdict
+    b.results.mkdir(parents=True, exist_ok=True)
+    out = {"experiment": name, "claim": claim, "measured": measured, "verdict": verdict,
+           "numbers": numbers, "settings": settings, "training_seeds": list(b.train_seeds),
+           "eval_seeds": b.eval_seeds, "quick": b.quick, "versions": versions(),
+           "command": f"python -m benchmarks.run_all --only {name}" + (" --quick" if b.quick else ""),
+           "wall_s": round(time.perf_counter() - t0, 1)}
+    path = b.results / f"{name}.json"
+    path.write_text(json.dumps(out, indent=1))
+    print(f"  {name}: {verdict}: {measured}", flush=True)
+    return path
+
+
+def figure_path(b: Budget, name: str) -> Path:
+    b.results.mkdir(parents=True, exist_ok=True)
+    return b.results / f"{name}.png"

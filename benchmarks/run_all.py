@@ -1,0 +1,66 @@
+"""Run the claims lab: every experiment, or --only some; --quick checks the pipeline in minutes.
+
+    python -m benchmarks.run_all            # full: the numbers the lessons cite
+    python -m benchmarks.run_all --quick    # tiny budgets, results/quick/, numbers meaningless
+    python -m benchmarks.run_all --only exp02_steps_vs_quality
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import shutil
+import time
+
+from benchmarks.lab import CACHE, FULL, QUICK, RESULTS, ROOT
+
+EXPERIMENTS = [
+    "exp01_standardization",
+    "exp02_steps_vs_quality",
+    "exp03_short_chain",
+    "exp04_targets_schedules",
+    "exp05_t_scale",
+    "exp06_guidance",
+    "exp07_mlp_vs_dit",
+    "exp08_memorization",
+    "exp10_training_cost",
+]
+
+
+def write_index():
+    """benchmarks/README.md: one row per experiment, read from results/*.json."""
+    rows = ["| experiment | claim | measured | verdict |", "|---|---|---|---|"]
+    for name in EXPERIMENTS:
+        path = RESULTS / f"{name}.json"
+        if not path.exists():
+            rows.append(f"| {name} | (not run yet) | | |")
+            continue
+        r = json.loads(path.read_text())
+        rows.append(f"| [{name}](results/{name}.json) | {r['claim']} | {r['measured']} | "
+                    f"**{r['verdict']}** |")
+    text = (ROOT / "README.head.md").read_text() + "\n" + "\n".join(rows) + "\n"
+    (ROOT / "README.md").write_text(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny budgets (CI): pipeline only")
+    ap.add_argument("--only", nargs="+", choices=EXPERIMENTS, help="run just these")
+    ap.add_argument("--keep-cache", action="store_true", help="reuse trained runs from last time")
+    a = ap.parse_args()
+    budget = QUICK if a.quick else FULL
+    cache = CACHE / ("quick" if a.quick else "full")
+    if not a.keep_cache and cache.exists():
+        shutil.rmtree(cache)  # from scratch: every number below comes from this invocation
+    t0 = time.perf_counter()
+    for name in a.only or EXPERIMENTS:
+        print(f"{name} ...", flush=True)
+        importlib.import_module(f"benchmarks.{name}").run(budget)
+    if not a.quick:
+        write_index()
+    print(f"claims lab finished in {time.perf_counter() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
