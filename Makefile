@@ -5,7 +5,9 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench-targets clean
+.PHONY: venv demo test lint format bench bench-targets clean
+
+QUICK ?=
 
 venv: $(STAMP)
 
@@ -19,10 +21,13 @@ $(STAMP): pyproject.toml
 demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)
 	$(BIN)/generative demo --out demo_out
 
-test: venv   ## lint, format check, then the test suite
+test: venv   ## lint, format check, the test suite (it runs the claims lab at quick budgets)
 	$(BIN)/ruff check generative tests benchmarks
 	$(BIN)/ruff format --check generative tests benchmarks
 	$(BIN)/pytest
+
+bench: venv   ## the claims lab from scratch -> benchmarks/results/ (QUICK=1: pipeline check only)
+	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,)
 
 format: venv
 	$(BIN)/ruff format generative tests benchmarks

@@ -8,6 +8,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -31,20 +32,25 @@ class Budget:
     train_seeds: tuple = (0, 1, 2)
     eval_seeds: int = 5
     steps: int = 0  # 0: each model's default training steps
+    snapshot_every: int = 250  # EMA snapshots for quality-versus-training curves
+    n_eval: int = 2000  # points per side of every W2 (the protocol's 2000; quick: fewer)
 
     @property
     def results(self) -> Path:
         return RESULTS / "quick" if self.quick else RESULTS
 
-    def cfg(self, **kw) -> TrainConfig:
-        """A training config at this budget (quick: a few dozen steps)."""
+    def cfg(self, snapshots: bool = False, **kw) -> TrainConfig:
+        """A training config at this budget (quick: a few dozen steps); snapshots: keep EMA
+        weights along the way (same cache entry as the run without them)."""
         if self.steps and "steps" not in kw:
             kw["steps"] = self.steps
+        if snapshots:
+            kw["snapshot_every"] = self.snapshot_every
         return TrainConfig(**kw)
 
 
 FULL = Budget(quick=False)
-QUICK = Budget(quick=True, train_seeds=(0,), eval_seeds=1, steps=40)
+QUICK = Budget(quick=True, train_seeds=(0,), eval_seeds=1, steps=40, snapshot_every=20, n_eval=400)
 
 
 def pmap(fn, jobs: list) -> list:
@@ -55,8 +61,13 @@ def pmap(fn, jobs: list) -> list:
         return pool.map(fn, jobs, chunksize=1)
 
 
+# fields that do not change the trained weights: runs differing only here share a cache entry
+NOT_HASHED = ("snapshot_every", "ckpt_every", "log_every")
+
+
 def run_path(cfg: TrainConfig, quick: bool) -> Path:
-    key = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True).encode()).hexdigest()
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_HASHED}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
     return CACHE / ("quick" if quick else "full") / f"{cfg.method}-{cfg.model}-{key[:12]}"
 
 
@@ -64,17 +75,22 @@ def _train_one(job):
     cfg, path = job
     from generative.train import train
 
-    if not (path / "state.json").exists():
-        for f in path.glob("*"):  # a half-written run from an interrupted bench
-            f.unlink()
+    if not _cached(cfg, path):
+        shutil.rmtree(path, ignore_errors=True)  # half-written, or lacking snapshots
         train(cfg, path, progress=False)
     return path
+
+
+def _cached(cfg: TrainConfig, path: Path) -> bool:
+    if not (path / "state.json").exists():
+        return False
+    return not cfg.snapshot_every or (path / "snapshots").is_dir()  # snapshots asked, not kept
 
 
 def ensure_runs(cfgs: list[TrainConfig], quick: bool) -> list[Path]:
     """Train every config not already cached (two at a time); returns the run folders."""
     paths = [run_path(c, quick) for c in cfgs]
-    todo = {p: c for c, p in zip(cfgs, paths, strict=True) if not (p / "state.json").exists()}
+    todo = {p: c for c, p in zip(cfgs, paths, strict=True) if not _cached(c, p)}
     if todo:
         print(f"  training {len(todo)} run(s) ...", flush=True)
         pmap(_train_one, [(c, p) for p, c in todo.items()])
@@ -90,8 +106,8 @@ def score(job) -> dict:
     from generative.metrics import Reference, evaluate
     from generative.train import load_run
 
-    run = load_run(job["run"])
-    ref = job.get("reference") or Reference(run.cfg.data)
+    run = load_run(job["run"], snapshot=job.get("snapshot"))
+    ref = job.get("reference") or Reference(run.cfg.data, n=job.get("n", 2000))
     nfe, kept = [], []
     y = None
 
@@ -99,8 +115,18 @@ def score(job) -> dict:
         nonlocal y
         if job.get("label") is not None:
             y = torch.full((ref.n,), job["label"], dtype=torch.long)
-        res = sample(run.method, run.net, run.shape, ref.n, job["sampler"], job["steps"], y,
-                     job.get("guidance", 1.0), seed, variance=job.get("variance", "beta"))
+        res = sample(
+            run.method,
+            run.net,
+            run.shape,
+            ref.n,
+            job["sampler"],
+            job["steps"],
+            y,
+            job.get("guidance", 1.0),
+            seed,
+            variance=job.get("variance", "beta"),
+        )
         nfe.append(res.nfe)
         x = res.x.numpy()
         if not run.cfg.standardize:  # score every run in the training set's standardized units
@@ -124,21 +150,43 @@ def versions() -> dict:
     import sklearn
     import torch
 
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
-            "pot": ot.__version__, "scikit-learn": sklearn.__version__,
-            "machine": platform.machine()}
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pot": ot.__version__,
+        "scikit-learn": sklearn.__version__,
+        "machine": platform.machine(),
+    }
 
 
-def write_result(b: Budget, name: str, claim: str, measured: str, verdict: str, numbers: dict,
-                 settings: dict, t0: float) -> Path:
+def write_result(
+    b: Budget,
+    name: str,
+    claim: str,
+    measured: str,
+    verdict: str,
+    numbers: dict,
+    settings: dict,
+    t0: float,
+) -> Path:
     """results/<name>.json: the headline, the verdict, every number, and how to reproduce it."""
     assert verdict in ("holds", "does not hold", "holds with caveat"), verdict
     b.results.mkdir(parents=True, exist_ok=True)
-    out = {"experiment": name, "claim": claim, "measured": measured, "verdict": verdict,
-           "numbers": numbers, "settings": settings, "training_seeds": list(b.train_seeds),
-           "eval_seeds": b.eval_seeds, "quick": b.quick, "versions": versions(),
-           "command": f"python -m benchmarks.run_all --only {name}" + (" --quick" if b.quick else ""),
-           "wall_s": round(time.perf_counter() - t0, 1)}
+    out = {
+        "experiment": name,
+        "claim": claim,
+        "measured": measured,
+        "verdict": verdict,
+        "numbers": numbers,
+        "settings": settings,
+        "training_seeds": list(b.train_seeds),
+        "eval_seeds": b.eval_seeds,
+        "quick": b.quick,
+        "versions": versions(),
+        "command": f"python -m benchmarks.run_all --only {name}" + (" --quick" if b.quick else ""),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
     path = b.results / f"{name}.json"
     path.write_text(json.dumps(out, indent=1))
     print(f"  {name}: {verdict}: {measured}", flush=True)
@@ -148,3 +196,50 @@ def write_result(b: Budget, name: str, claim: str, measured: str, verdict: str, 
 def figure_path(b: Budget, name: str) -> Path:
     b.results.mkdir(parents=True, exist_ok=True)
     return b.results / f"{name}.png"
+
+
+def summarize(results: list[dict]) -> dict:
+    """Medians over training seeds of one arm's scores, with the per-seed ratios kept."""
+    keys = ("ratio", "w2", "floor", "off_data", "train_s")
+    out = {f"{k}_median": median([r[k] for r in results]) for k in keys}
+    out["ratio_by_seed"] = [r["ratio"] for r in results]
+    out["nfe"] = results[0]["nfe"]
+    if results[0]["mode_mass"]:
+        out["mode_mass_median"] = np.median([r["mode_mass"] for r in results], axis=0).tolist()
+    return out
+
+
+def compare_arms(b: Budget, arms: dict) -> tuple[dict, dict]:
+    """arms: label -> dict(cfg=dict of TrainConfig fields, sampler=..., steps=..., [variance]).
+    Trains each arm at every training seed, scores it, and returns (label -> summary,
+    label -> first seed's full score with samples, for figures)."""
+    cfgs = {(a, s): b.cfg(seed=s, **spec["cfg"]) for a, spec in arms.items() for s in b.train_seeds}
+    paths = dict(zip(cfgs, ensure_runs(list(cfgs.values()), b.quick), strict=True))
+    keys = list(paths)
+    jobs = [
+        {
+            "run": paths[(a, s)],
+            "sampler": arms[a]["sampler"],
+            "steps": arms[a]["steps"],
+            "variance": arms[a].get("variance", "beta"),
+            "eval_seeds": b.eval_seeds,
+            "n": b.n_eval,
+            "keep_samples": s == b.train_seeds[0],
+        }
+        for a, s in keys
+    ]
+    by = dict(zip(keys, pmap(score, jobs), strict=True))
+    summary = {a: summarize([by[(a, s)] for s in b.train_seeds]) for a in arms}
+    first = {a: by[(a, b.train_seeds[0])] for a in arms}
+    return summary, first
+
+
+def scatter_figure(b: Budget, name: str, first: dict, ncols: int = 3):
+    """One panel of samples (first training seed) per arm, titled with its ratio to the floor."""
+    from generative.plots import grid_figure
+
+    panels = [
+        {"samples": r["samples"], "title": f"{label}: {r['ratio']:.2f}x floor, {r['nfe']} NFE"}
+        for label, r in first.items()
+    ]
+    grid_figure(panels, figure_path(b, name), ncols=min(ncols, len(panels)))

@@ -1,8 +1,8 @@
 """Run the claims lab: every experiment, or --only some; --quick checks the pipeline in minutes.
 
-    python -m benchmarks.run_all            # full: the numbers the lessons cite
-    python -m benchmarks.run_all --quick    # tiny budgets, results/quick/, numbers meaningless
-    python -m benchmarks.run_all --only exp02_steps_vs_quality
+python -m benchmarks.run_all            # full: the numbers the lessons cite
+python -m benchmarks.run_all --quick    # tiny budgets, results/quick/, numbers meaningless
+python -m benchmarks.run_all --only exp02_steps_vs_quality
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ def write_index():
             rows.append(f"| {name} | (not run yet) | | |")
             continue
         r = json.loads(path.read_text())
-        rows.append(f"| [{name}](results/{name}.json) | {r['claim']} | {r['measured']} | "
-                    f"**{r['verdict']}** |")
+        rows.append(
+            f"| [{name}](results/{name}.json) | {r['claim']} | {r['measured']} | "
+            f"**{r['verdict']}** |"
+        )
     text = (ROOT / "README.head.md").read_text() + "\n" + "\n".join(rows) + "\n"
     (ROOT / "README.md").write_text(text)
 

@@ -4,6 +4,7 @@ A run folder holds
     config.json                   what was trained, on what, with the data's standardization
     state.json                    step, loss log, and the name + SHA-256 of the current weights
     checkpoint-<step>.safetensors model, EMA and optimizer tensors, RNG state
+    snapshots/ema-<step>.safetensors  EMA weights kept along the way (snapshot_every > 0)
 New weights go to a new file first; state.json is then swapped in one rename; only then is the
 old weights file removed. A crash at any point leaves a consistent (older) checkpoint.
 """
@@ -98,3 +99,22 @@ def load_checkpoint(run_dir) -> tuple[dict[str, torch.Tensor], dict]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise UserError(f"{path}: not a readable safetensors file ({exc})") from None
     return tensors, state
+
+
+def save_snapshot(run_dir, ema: torch.nn.Module, step: int):
+    """Keep the EMA weights at this step in snapshots/ (for quality-versus-training curves)."""
+    folder = Path(run_dir) / "snapshots"
+    folder.mkdir(exist_ok=True)
+    tmp = folder / f"ema-{step}.safetensors.tmp"
+    save_file({f"ema.{k}": v.detach().contiguous() for k, v in ema.state_dict().items()}, str(tmp))
+    os.replace(tmp, folder / f"ema-{step}.safetensors")
+
+
+def load_snapshot(run_dir, step: int) -> dict[str, torch.Tensor]:
+    path = Path(run_dir) / "snapshots" / f"ema-{step}.safetensors"
+    if not path.is_file():
+        raise UserError(f"{path}: no snapshot at step {step}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise UserError(f"{path}: not a readable safetensors file ({exc})") from None

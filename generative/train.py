@@ -16,7 +16,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from generative.checkpoint import load_checkpoint, read_json, save_checkpoint, write_json
+from generative.checkpoint import (
+    load_checkpoint,
+    load_snapshot,
+    read_json,
+    save_checkpoint,
+    save_snapshot,
+    write_json,
+)
 from generative.continuous.data import Standardizer, load_dataset
 from generative.continuous.diffusion import DDPM
 from generative.continuous.diffusion_transformer import DIT_SIZES, DiT
@@ -57,6 +64,7 @@ class TrainConfig:
     patch: int = 1
     threads: int = 1
     ckpt_every: int = 1000
+    snapshot_every: int = 0  # >0: also keep the EMA weights every N steps (snapshots/ folder)
     log_every: int = 10
     extra: dict = field(default_factory=dict)
 
@@ -226,6 +234,9 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
             bar.set_postfix(loss=f"{state['losses'][-1][1]:.4f}")
             state["running"] = []
         state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
+        if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:
+            save_snapshot(out_dir, ema, step + 1)
+            state.setdefault("snapshots", []).append([step + 1, state["wall_s"]])
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             save()
     bar.close()
@@ -237,8 +248,9 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
 # endregion
 
 
-def load_run(run_dir, use_ema: bool = True) -> Run:
-    """A trained run from its folder, ready to sample (EMA weights by default)."""
+def load_run(run_dir, use_ema: bool = True, snapshot: int | None = None) -> Run:
+    """A trained run from its folder, ready to sample (EMA weights by default; `snapshot`:
+    the EMA weights kept at that step, for runs trained with snapshot_every)."""
     run_dir = Path(run_dir)
     meta = read_json(run_dir / "config.json")
     try:
@@ -248,6 +260,8 @@ def load_run(run_dir, use_ema: bool = True) -> Run:
     except (KeyError, TypeError) as exc:
         raise UserError(f"{run_dir}/config.json is not a run config ({exc})") from None
     tensors, state = load_checkpoint(run_dir)
+    if snapshot is not None:
+        tensors, use_ema = load_snapshot(run_dir, snapshot), True
     net = build_model(cfg, shape, num_classes)
     prefix = "ema." if use_ema else "model."
     try:

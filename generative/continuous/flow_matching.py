@@ -178,3 +178,23 @@ def solve_ode(f, x, steps: int, method: str = "euler", t0=0.0, t1=1.0, traj=None
 
 
 # endregion
+
+
+# region: exact-field
+def exact_marginal_velocity(x, t, data):
+    """The marginal velocity of the linear path for a finite data set {x1_i}: the exact minimiser
+    of the CFM loss on that set. Each point gives p_t(x | x1_i) = N(t x1_i, (1 - t)^2 I) and
+    u(x | x1_i) = (x1_i - x) / (1 - t); the marginal field averages them with the posterior
+    weights w_i(x) = softmax_i(-|x - t x1_i|^2 / (2 (1 - t)^2)). x (B, D), t (B,), data (N, D).
+    Undefined at t = 1: integrate to t1 < 1. Float64 inside: near t = 1 the logits grow like
+    1 / (1 - t)^2 and only their differences matter."""
+    xd, d = x.double(), data.double()
+    t = _col(t, xd)  # (B, 1)
+    # |x - t x1_i|^2 = |x|^2 - 2 t x.x1_i + t^2 |x1_i|^2, and |x|^2 is the same for every i, so it
+    # cancels in the softmax: the logits are one matmul
+    logits = (t * (xd @ d.T) - 0.5 * t**2 * d.pow(2).sum(1)) / (1 - t) ** 2  # (B, N)
+    w = (logits - logits.logsumexp(dim=1, keepdim=True)).exp()  # stable softmax over i, (B, N)
+    return ((w @ d - xd) / (1 - t)).to(x.dtype)  # sum_i w_i (x1_i - x) / (1 - t): sum w = 1
+
+
+# endregion

@@ -1,0 +1,162 @@
+"""Steps versus quality: W2 against NFE for DDPM's samplers and FM's solvers (lessons 04, 06)."""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.lab import ensure_runs, figure_path, median, pmap, score, write_result
+
+NAME = "exp02_steps_vs_quality"
+CLAIM = (
+    "Straight FM paths need about 20x fewer integration steps than DDPM's ancestral chain "
+    "for the same quality (lesson 06)"
+)
+
+# (method, label, sampler, variance, steps grid); NFE = steps x evaluations per step (+1 for ode)
+CURVES = [
+    ("ddpm", "DDPM ancestral, sigma^2 = beta", "ancestral", "beta", [10, 30, 100, 300, 1000]),
+    ("ddpm", "DDPM ancestral, sigma^2 = beta-tilde", "ancestral", "beta_tilde", [10, 30, 100, 300]),
+    ("ddpm", "DDIM (eta = 0)", "ddim", "beta", [5, 10, 20, 50, 100]),
+    ("ddpm", "DDPM net, prob.-flow ODE (Heun, eps -> v)", "heun", "beta", [2, 5, 12, 25]),
+    ("fm", "FM Euler", "euler", "beta", [1, 2, 4, 8, 16, 32, 64]),
+    ("fm", "FM midpoint", "midpoint", "beta", [1, 2, 4, 8, 16]),
+    ("fm", "FM RK4", "rk4", "beta", [1, 2, 4, 8]),
+]
+QUICK_STEPS = 2  # quick mode: one short grid point per curve
+THRESHOLDS = (1.25, 1.5)
+
+
+def nfe_to_reach(points, threshold):
+    """Smallest NFE on the grid whose median ratio is within threshold x floor (None: never)."""
+    hits = [p["nfe"] for p in points if p["ratio"] <= threshold]
+    return min(hits) if hits else None
+
+
+def run(b):
+    t0 = time.perf_counter()
+    runs = {
+        (m, s): b.cfg(method=m, model="mlp", seed=s, snapshots=True)
+        for m in ("fm", "ddpm")
+        for s in b.train_seeds
+    }
+    paths = dict(zip(runs, ensure_runs(list(runs.values()), b.quick), strict=True))
+    jobs, keys = [], []
+    for ci, (method, _, sampler, variance, grid) in enumerate(CURVES):
+        for k in [QUICK_STEPS] if b.quick else grid:
+            for s in b.train_seeds:
+                keys.append((ci, k, s))
+                jobs.append(
+                    {
+                        "run": paths[(method, s)],
+                        "sampler": sampler,
+                        "steps": k,
+                        "variance": variance,
+                        "eval_seeds": b.eval_seeds,
+                        "n": b.n_eval,
+                    }
+                )
+    scores = dict(zip(keys, pmap(score, jobs), strict=True))
+    curves = []
+    for ci, (method, label, sampler, variance, grid) in enumerate(CURVES):
+        points = []
+        for k in [QUICK_STEPS] if b.quick else grid:
+            rs = [scores[(ci, k, s)] for s in b.train_seeds]
+            points.append(
+                {
+                    "steps": k,
+                    "nfe": rs[0]["nfe"],
+                    "ratio": median([r["ratio"] for r in rs]),
+                    "w2": median([r["w2"] for r in rs]),
+                    "floor": median([r["floor"] for r in rs]),
+                    "ratio_by_seed": [r["ratio"] for r in rs],
+                }
+            )
+        curves.append(
+            {
+                "label": label,
+                "method": method,
+                "sampler": sampler,
+                "variance": variance,
+                "points": points,
+                **{f"nfe_to_{t}x": nfe_to_reach(points, t) for t in THRESHOLDS},
+            }
+        )
+    measured, verdict, headline = _headline(curves)
+    _figure(b, curves)
+    write_result(
+        b,
+        NAME,
+        CLAIM,
+        measured,
+        verdict,
+        {"curves": curves, "headline": headline},
+        {"model": "mlp", "data": "moons", "thresholds": THRESHOLDS},
+        t0,
+    )
+
+
+def _headline(curves):
+    """The 20x claim, as measured: DDPM ancestral (the better variance) against FM Euler and
+    against FM's best solver, at the 1.25x and 1.5x thresholds."""
+
+    def best(cs, t):
+        reached = [(c[f"nfe_to_{t}x"], c["label"]) for c in cs if c[f"nfe_to_{t}x"]]
+        return min(reached) if reached else (None, None)
+
+    ancestral = [c for c in curves if c["sampler"] == "ancestral"]
+    fm_euler = [c for c in curves if c["label"] == "FM Euler"]
+    fm_all = [c for c in curves if c["method"] == "fm"]
+    headline, parts = {}, []
+    for t in THRESHOLDS:
+        a_nfe, a_label = best(ancestral, t)
+        for name, pool in (("euler", fm_euler), ("best_fm", fm_all)):
+            f_nfe, f_label = best(pool, t)
+            ratio = a_nfe / f_nfe if a_nfe and f_nfe else None
+            headline[f"{t}x_{name}"] = {
+                "ddpm": a_label,
+                "ddpm_nfe": a_nfe,
+                "fm": f_label,
+                "fm_nfe": f_nfe,
+                "ratio": ratio,
+            }
+        h = headline[f"{t}x_best_fm"]
+        e = headline[f"{t}x_euler"]
+        parts.append(
+            f"to reach {t}x the floor, {h['ddpm'] or 'DDPM ancestral'} needs "
+            f"{h['ddpm_nfe'] or 'more than the grid'} NFE, {h['fm'] or 'FM'} "
+            f"{h['fm_nfe'] or 'more than the grid'}"
+            + (f" ({h['ratio']:.0f}x fewer)" if h["ratio"] else "")
+            + (f", FM Euler {e['fm_nfe']} ({e['ratio']:.0f}x fewer)" if e["ratio"] else "")
+        )
+    r = headline["1.25x_euler"]["ratio"]
+    verdict = "holds" if r and r >= 15 else "holds with caveat" if r and r >= 5 else "does not hold"
+    return "; ".join(parts), verdict, headline
+
+
+def _figure(b, curves):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for c in curves:
+        nfe = [p["nfe"] for p in c["points"]]
+        ax.plot(
+            nfe,
+            [p["ratio"] for p in c["points"]],
+            marker="o",
+            ms=3,
+            lw=1,
+            ls="-" if c["method"] == "fm" else "--",
+            label=c["label"],
+        )
+    for t in THRESHOLDS:
+        ax.axhline(t, color="0.6", lw=0.7, ls=":")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("network evaluations (NFE)")
+    ax.set_ylabel("W2 / i.i.d. floor (median over seeds)")
+    ax.set_title("two moons: quality versus sampling cost", fontsize=9)
+    ax.legend(fontsize=6.5)
+    fig.tight_layout()
+    fig.savefig(figure_path(b, NAME), dpi=130)
+    plt.close(fig)

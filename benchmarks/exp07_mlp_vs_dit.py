@@ -1,0 +1,55 @@
+"""MLP against DiT on 2D points: parameters, training time, quality, for both methods."""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.lab import compare_arms, scatter_figure, write_result
+
+NAME = "exp07_mlp_vs_dit"
+CLAIM = (
+    "On 2D points an MLP wins: a DiT's attention over two one-number tokens costs "
+    "parameters and time without buying quality (lesson 08)"
+)
+ARMS = {
+    f"{m.upper()} + {net.upper()}": {"cfg": {"method": m, "model": net}, "sampler": smp, "steps": k}
+    for m, smp, k in (("fm", "rk4", 4), ("ddpm", "ddim", 50))
+    for net in ("mlp", "dit")
+}
+
+
+def run(b):
+    from generative.train import TrainConfig, build_model
+
+    t0 = time.perf_counter()
+    numbers, first = compare_arms(b, ARMS)
+    for label, spec in ARMS.items():
+        net = build_model(TrainConfig(**spec["cfg"]), (2,), 0)
+        numbers[label]["params"] = sum(p.numel() for p in net.parameters())
+    parts, dit_better = [], []
+    for m in ("FM", "DDPM"):
+        a, d = numbers[f"{m} + MLP"], numbers[f"{m} + DIT"]
+        dit_better.append(d["ratio_median"] < a["ratio_median"])
+        parts.append(
+            f"{m}: MLP {a['params']:,} params, {a['train_s_median']:.0f}s, "
+            f"{a['ratio_median']:.2f}x floor; DiT {d['params']:,} params, "
+            f"{d['train_s_median']:.0f}s, {d['ratio_median']:.2f}x"
+        )
+    verdict = (
+        "does not hold" if all(dit_better) else "holds with caveat" if any(dit_better) else "holds"
+    )
+    scatter_figure(b, NAME, first, ncols=2)
+    write_result(
+        b,
+        NAME,
+        CLAIM,
+        "; ".join(parts),
+        verdict,
+        numbers,
+        {
+            "data": "moons",
+            "samplers": {"fm": "rk4 x4", "ddpm": "ddim x50"},
+            "note": "default training steps per model (see generative.train.DEFAULT_STEPS)",
+        },
+        t0,
+    )

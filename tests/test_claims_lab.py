@@ -1,0 +1,44 @@
+"""The claims lab's pipeline end to end, at quick budgets (numbers meaningless, files real)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.run_all import EXPERIMENTS
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_RESULTS = ROOT / "benchmarks" / "results" / "quick"
+VERDICTS = {"holds", "does not hold", "holds with caveat"}
+
+
+@pytest.fixture(scope="module")
+def quick_run():
+    """Run every experiment once at quick budgets (about two minutes on two cores)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run_all", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_each_experiment_writes_its_result_and_figure(quick_run, name):
+    """Every experiment leaves a JSON with claim, measurement, verdict, seeds, versions and the
+    command that reproduces it, and a non-empty PNG."""
+    result = json.loads((QUICK_RESULTS / f"{name}.json").read_text())
+    assert result["experiment"] == name
+    assert result["verdict"] in VERDICTS
+    assert result["claim"] and result["measured"] and result["numbers"]
+    assert result["quick"] is True and result["training_seeds"] and result["eval_seeds"] >= 1
+    assert {"torch", "numpy", "pot"} <= set(result["versions"])
+    assert result["command"].startswith("python -m benchmarks.run_all --only " + name)
+    png = QUICK_RESULTS / f"{name}.png"
+    assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
+    assert f"{name}: " in quick_run  # the headline was printed
