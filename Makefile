@@ -34,7 +34,7 @@ format: venv
 	$(BIN)/ruff check --fix generative tests benchmarks
 
 bench-targets: venv   ## the issue-2 targets on moons (3 training seeds x 5 eval seeds)
-	$(BIN)/python benchmarks/part_a_targets.py
+	$(BIN)/python -m benchmarks.part_a_targets
 
 clean:
 	rm -rf $(VENV) demo_out runs
