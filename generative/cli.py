@@ -127,11 +127,13 @@ def cmd_train(a):
         from generative.continuous.sampling import sample
         from generative.metrics import Reference, evaluate
 
-        ref = Reference(run.cfg.data)
-        res = sample(run.method, run.net, run.shape, ref.n, seed=0)
+        ref = Reference(run.cfg.data, noise=run.cfg.noise)
+        steps = 250 if run.cfg.method == "ddpm" else None  # a quicker chain than the default
+        res = sample(run.method, run.net, run.shape, ref.n, steps=steps, seed=0)
+        x = ref.split.standardizer.encode(run.standardizer.decode(res.x.numpy()))
         print(
-            f"quick check (default sampler, {res.nfe} NFE, 1 eval seed): "
-            + evaluate(lambda s: res.x.numpy(), ref, seeds=1).line()
+            f"quick check ({res.nfe} NFE, 1 eval seed; W2 in the data's standardized units): "
+            + evaluate(lambda s: x, ref, seeds=1).line()
         )
     print(f"sample with: generative sample {out} --n 2000 --out samples.npy")
 
@@ -223,6 +225,7 @@ def add_evaluate(sub):
         "--data", required=True, help="toy-set name, or the .csv/.npy the run trained on"
     )
     p.add_argument("--seeds", type=positive_int, default=5, help="evaluation seeds (median)")
+    p.add_argument("--noise", type=float, help="the toy set's noise, if the run changed it")
     p.add_argument("--json", action="store_true", help="print JSON instead of a line")
     p.set_defaults(func=cmd_evaluate)
 
@@ -232,7 +235,7 @@ def cmd_evaluate(a):
     from generative.metrics import Reference, evaluate
 
     x = load_points(a.file)
-    ref = Reference(a.data)
+    ref = Reference(a.data, noise=a.noise)
     dim = ref.split.train.x.shape[1]
     if x.shape[1] != dim:
         raise UserError(f"{a.file}: {x.shape[1]} columns but {a.data} has {dim}")

@@ -55,13 +55,14 @@ class Reference:
     """Where reference and floor points come from, all in standardized coordinates: fresh draws
     and a large pool for a named toy set, the held-out and training splits for a user's file."""
 
-    def __init__(self, spec: str, split: Split | None = None, n: int = N_EVAL):
+    def __init__(self, spec: str, split: Split | None = None, n: int = N_EVAL, noise=None):
         self.spec = spec
-        self.split = split or load_dataset(spec)
+        self.kw = {} if noise is None else {"noise": noise}  # a toy set's noise, if not default
+        self.split = split or load_dataset(spec, noise=noise)
         self.enc = self.split.standardizer.encode
         self.toy = self.split.heldout is None
         if self.toy:
-            self.pool = self.enc(make_toy(spec, POOL, seed=REFERENCE_SEED - 1).x)
+            self.pool = self.enc(make_toy(spec, POOL, seed=REFERENCE_SEED - 1, **self.kw).x)
             self.n = n
         else:
             self.n = min(n, len(self.split.heldout.x))
@@ -69,7 +70,7 @@ class Reference:
     def reference(self, seed: int):
         """(points, labels or None) for one evaluation seed."""
         if self.toy:
-            d = make_toy(self.spec, self.n, seed=REFERENCE_SEED + seed)
+            d = make_toy(self.spec, self.n, seed=REFERENCE_SEED + seed, **self.kw)
             return self.enc(d.x), d.labels
         held = self.split.heldout.x
         idx = np.random.default_rng(seed).choice(len(held), self.n, replace=False)
