@@ -107,7 +107,7 @@ def score(job) -> dict:
     from generative.train import load_run
 
     run = load_run(job["run"], snapshot=job.get("snapshot"))
-    ref = job.get("reference") or Reference(run.cfg.data, n=job.get("n", 2000))
+    ref = Reference.for_run(run.cfg, n=job.get("n", 2000))
     nfe, kept = [], []
     y = None
 

@@ -15,9 +15,10 @@ import time
 
 from benchmarks.lab import CACHE, FULL, QUICK, RESULTS, ROOT
 
+# in run order: exp02 trains the default runs with EMA snapshots, which the others reuse
 EXPERIMENTS = [
-    "exp01_standardization",
     "exp02_steps_vs_quality",
+    "exp01_standardization",
     "exp03_short_chain",
     "exp04_targets_schedules",
     "exp05_t_scale",
@@ -31,7 +32,7 @@ EXPERIMENTS = [
 def write_index():
     """benchmarks/README.md: one row per experiment, read from results/*.json."""
     rows = ["| experiment | claim | measured | verdict |", "|---|---|---|---|"]
-    for name in EXPERIMENTS:
+    for name in sorted(EXPERIMENTS):
         path = RESULTS / f"{name}.json"
         if not path.exists():
             rows.append(f"| {name} | (not run yet) | | |")

@@ -127,7 +127,7 @@ def cmd_train(a):
         from generative.continuous.sampling import sample
         from generative.metrics import Reference, evaluate
 
-        ref = Reference(run.cfg.data, noise=run.cfg.noise)
+        ref = Reference.for_run(run.cfg)
         steps = 250 if run.cfg.method == "ddpm" else None  # a quicker chain than the default
         res = sample(run.method, run.net, run.shape, ref.n, steps=steps, seed=0)
         x = ref.split.standardizer.encode(run.standardizer.decode(res.x.numpy()))

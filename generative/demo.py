@@ -36,7 +36,7 @@ def _one(job):
     if n_steps:
         cfg = dataclasses.replace(cfg, steps=n_steps)
     run = train(cfg, out, progress=False)
-    ref = Reference(cfg.data)
+    ref = Reference.for_run(run.cfg)
     drawn = {}
 
     def samples(seed):

@@ -67,6 +67,13 @@ class Reference:
         else:
             self.n = min(n, len(self.split.heldout.x))
 
+    @classmethod
+    def for_run(cls, cfg, n: int = N_EVAL) -> Reference:
+        """The reference a trained run is scored against: its own training split's coordinates
+        (cfg: the run's TrainConfig) and its toy set's noise."""
+        split = load_dataset(cfg.data, cfg.n_train, cfg.seed, cfg.noise)
+        return cls(cfg.data, split, n, cfg.noise)
+
     def reference(self, seed: int):
         """(points, labels or None) for one evaluation seed."""
         if self.toy:
