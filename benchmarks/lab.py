@@ -21,7 +21,7 @@ from generative.train import TrainConfig
 ROOT = Path(__file__).parent
 RESULTS = ROOT / "results"
 CACHE = ROOT / ".cache"
-WORKERS = 2  # this machine has two cores; every run uses one thread
+WORKERS = 2  # this machine has two cores; every run uses one thread (quick mode: 1)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ QUICK = Budget(quick=True, train_seeds=(0,), eval_seeds=1, steps=40, snapshot_ev
 
 def pmap(fn, jobs: list) -> list:
     """fn over jobs in WORKERS spawned processes (fn must live at a module's top level)."""
-    if len(jobs) <= 1:
+    if WORKERS == 1 or len(jobs) <= 1:  # in-process: quick runs would spend more on spawning
         return [fn(j) for j in jobs]
     with mp.get_context("spawn").Pool(WORKERS) as pool:
         return pool.map(fn, jobs, chunksize=1)

@@ -13,6 +13,7 @@ import json
 import shutil
 import time
 
+from benchmarks import lab
 from benchmarks.lab import CACHE, FULL, QUICK, RESULTS, ROOT
 
 # in run order: exp02 trains the default runs with EMA snapshots, which the others reuse
@@ -53,6 +54,8 @@ def main():
     ap.add_argument("--keep-cache", action="store_true", help="reuse trained runs from last time")
     a = ap.parse_args()
     budget = QUICK if a.quick else FULL
+    if a.quick:
+        lab.WORKERS = 1
     cache = CACHE / ("quick" if a.quick else "full")
     if not a.keep_cache and cache.exists():
         shutil.rmtree(cache)  # from scratch: every number below comes from this invocation
