@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import ensure_runs, figure_path, median, pmap, write_result
+from benchmarks.lab import ensure_runs, figure_path, median, pmap, summarize, write_result
 from generative.continuous.data import load_dataset, make_toy
 from generative.metrics import N_EVAL, OFF_DATA, POOL, REFERENCE_SEED, Reference, evaluate
 
@@ -86,13 +86,9 @@ def _score(job) -> dict:
 
 
 def _summary(rs: list[dict]) -> dict:
-    out = {
-        f"{k}_median": median([r[k] for r in rs])
-        for k in ("share", "ratio", "w2", "floor", "off_data", "spread")
-    }
-    out["share_by_seed"] = [r["share"] for r in rs]
-    out["ratio_by_seed"] = [r["ratio"] for r in rs]
-    return out
+    return summarize(
+        rs, ("share", "ratio", "w2", "floor", "off_data", "spread"), by_seed=("share", "ratio")
+    )
 
 
 def _figure(b, numbers, first, background):

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import ensure_runs, figure_path, median, pmap, write_result
+from benchmarks.lab import ensure_runs, figure_path, pmap, summarize, write_result
 from generative.continuous.data import load_dataset, make_toy
 from generative.metrics import Reference, evaluate
 
@@ -96,13 +96,11 @@ def _arm(job) -> dict:
 
 
 def _summary(rs: list[dict]) -> dict:
-    out = {
-        f"{k}_median": median([r[k] for r in rs])
-        for k in ("nn_median", "nn_p10", "ratio", "w2", "floor", "off_data")
-    }
-    out["nn_median_by_seed"] = [r["nn_median"] for r in rs]
-    out["ratio_by_seed"] = [r["ratio"] for r in rs]
-    return out
+    return summarize(
+        rs,
+        ("nn_median", "nn_p10", "ratio", "w2", "floor", "off_data"),
+        by_seed=("nn_median", "ratio"),
+    )
 
 
 def _figure(b, first, numbers):

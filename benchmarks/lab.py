@@ -198,13 +198,15 @@ def figure_path(b: Budget, name: str) -> Path:
     return b.results / f"{name}.png"
 
 
-def summarize(results: list[dict]) -> dict:
-    """Medians over training seeds of one arm's scores, with the per-seed ratios kept."""
-    keys = ("ratio", "w2", "floor", "off_data", "train_s")
+def summarize(
+    results: list[dict], keys=("ratio", "w2", "floor", "off_data", "train_s"), by_seed=("ratio",)
+) -> dict:
+    """Medians over training seeds of one arm's scores, with some per-seed values kept."""
     out = {f"{k}_median": median([r[k] for r in results]) for k in keys}
-    out["ratio_by_seed"] = [r["ratio"] for r in results]
-    out["nfe"] = results[0]["nfe"]
-    if results[0]["mode_mass"]:
+    out.update({f"{k}_by_seed": [r[k] for r in results] for k in by_seed})
+    if "nfe" in results[0]:
+        out["nfe"] = results[0]["nfe"]
+    if results[0].get("mode_mass"):
         out["mode_mass_median"] = np.median([r["mode_mass"] for r in results], axis=0).tolist()
     return out
 
