@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -66,7 +66,6 @@ class TrainConfig:
     ckpt_every: int = 1000
     snapshot_every: int = 0  # >0: also keep the EMA weights every N steps (snapshots/ folder)
     log_every: int = 10
-    extra: dict = field(default_factory=dict)
 
 
 DEFAULT_STEPS = {"mlp": 3500, "dit": 2500}
