@@ -4,8 +4,11 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
+# the `bench` extra's peers, pinned; --no-deps so none of them can move torch (see pyproject)
+PEERS   := torchcfm==1.0.7 flow_matching==1.0.10 torchdiffeq==0.2.5 diffusers==0.42.1
+PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata filelock
 
-.PHONY: venv demo test lint format bench bench-targets clean
+.PHONY: venv peers demo test lint format bench bench-targets clean
 
 QUICK ?=
 
@@ -18,15 +21,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+peers: $(VENV)/.peers   ## the claims lab's peers (torchcfm, flow_matching, diffusers)
+
+$(VENV)/.peers: $(STAMP)
+	$(BIN)/pip install -q --no-deps $(PEERS)
+	$(BIN)/pip install -q $(PEERDEPS)
+	touch $@
+
 demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)
 	$(BIN)/generative demo --out demo_out
 
-test: venv   ## lint, format check, the test suite (it runs the claims lab at quick budgets)
+test: venv peers   ## lint, format check, the test suite (it runs the claims lab at quick budgets)
 	$(BIN)/ruff check generative tests benchmarks
 	$(BIN)/ruff format --check generative tests benchmarks
 	$(BIN)/pytest
 
-bench: venv   ## the claims lab from scratch -> benchmarks/results/ (QUICK=1: pipeline check only)
+bench: venv peers   ## the claims lab from scratch -> benchmarks/results/ (QUICK=1: pipeline check only)
 	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,)
 
 format: venv

@@ -26,6 +26,7 @@ EXPERIMENTS = [
     "exp06_guidance",
     "exp07_mlp_vs_dit",
     "exp08_memorization",
+    "exp09_peers",
     "exp10_training_cost",
 ]
 

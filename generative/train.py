@@ -141,8 +141,12 @@ def _restore(tensors, model, ema, opt, gen):
 
 
 # region: train-loop
-def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True) -> Run:
-    """Train (or resume) a run in out_dir; returns the run with its EMA network."""
+def train(
+    cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True, method=None
+) -> Run:
+    """Train (or resume) a run in out_dir; returns the run with its EMA network. method: an
+    objective with .loss(net, x1, y, generator) to use instead of cfg's (the claims lab trains
+    peers' objectives this way; the run is then sampled as cfg's method)."""
     out_dir = Path(out_dir)
     if resume:  # the run's own config; only a given --steps (non-zero) extends or shortens it
         saved = TrainConfig(**read_json(out_dir / "config.json")["train"])
@@ -166,7 +170,7 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
     model = build_model(cfg, shape, num_classes)
     ema = build_model(cfg, shape, num_classes).requires_grad_(False)
     ema.load_state_dict(model.state_dict())
-    method = build_method(cfg)
+    method = method or build_method(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     state = {"step": 0, "losses": [], "wall_s": 0.0, "running": []}
