@@ -194,6 +194,7 @@ def train(
         save_checkpoint(out_dir, _tensors(model, ema, opt, gen), state)
         saved_step = state["step"]
 
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     t0 = time.perf_counter() - state["wall_s"]
     state.setdefault("running", [])  # losses since the last log line, kept across a resume
     bar = tqdm(
@@ -228,9 +229,8 @@ def train(
         loss.backward()
         opt.step()
         decay = min(cfg.ema_decay, (1 + step) / (10 + step))  # EMA warm-up
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-                e.lerp_(p, 1 - decay)
+        with torch.no_grad():  # one fused call: a Python loop over tensors costs ~10% a step
+            torch._foreach_lerp_(ema_params, model_params, 1 - decay)
         state["running"].append(loss.item())
         if (step + 1) % cfg.log_every == 0:
             state["losses"].append([step + 1, sum(state["running"]) / len(state["running"])])

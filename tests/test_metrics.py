@@ -122,3 +122,19 @@ def test_user_file_reference_uses_heldout_split(tmp_path):
     assert pts.shape == (200, 3) and labels is None
     rep = evaluate(lambda s: ref.floor_points(s + 50), ref, seeds=2)
     assert 0.7 < rep.ratio < 1.4 and rep.mode_mass == []
+
+
+def test_floor_cache_returns_the_exact_value_and_keys_on_content(tmp_path, monkeypatch):
+    from generative import metrics
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 2)), rng.normal(size=(300, 2))
+    exact = metrics.w2(a, b)
+    monkeypatch.setenv(metrics.FLOOR_CACHE_ENV, str(tmp_path))
+    assert metrics.floor_w2(a, b) == exact  # computed, then kept
+    assert len(list(tmp_path.iterdir())) == 1
+    assert metrics.floor_w2(a, b) == exact  # read back
+    c = b.copy()
+    c[0, 0] += 1e-9  # other points: another entry, never the stale value
+    assert metrics.floor_w2(a, c) == metrics.w2(a, c)
+    assert len(list(tmp_path.iterdir())) == 2
