@@ -27,6 +27,10 @@ EXPERIMENTS = [
     "exp07_mlp_vs_dit",
     "exp08_memorization",
     "exp10_training_cost",
+    "exp20_codebook_collapse",
+    "exp21_straight_through",
+    "exp22_image_tokenizers",
+    "exp23_quantizer_peers",
 ]
 
 

@@ -1,0 +1,115 @@
+"""Learned image tokenizers at growing codebook size: VQ against FSQ (lesson 11)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from benchmarks.lab import figure_path, median, pmap, write_result
+
+NAME = "exp22_image_tokenizers"
+CLAIM = (
+    "As the codebook grows (about 64 to 4096 codes), plain VQ uses a shrinking share of its "
+    "codes while FSQ's usage stays high, as the FSQ paper reports; and a tokenizer reconstructs "
+    "`shapes` with MSE under 0.01 at 16 tokens per image (lesson 11)"
+)
+SIZES = {  # VQ codebook size -> FSQ levels of about the same size, every level at least 5
+    64: (8, 8),
+    256: (8, 6, 5),
+    1024: (8, 5, 5, 5),
+    4096: (8, 8, 8, 8),
+}
+TARGET_K = 256  # the size whose three seeds give the MSE target's median
+
+
+def _one(job):
+    from generative.discrete.tokenizer_train import TokenizerConfig, train_tokenizer
+
+    run = train_tokenizer(TokenizerConfig(**job), progress=False)
+    return run.stats | {"wall_s": run.state["wall_s"]}
+
+
+def distinct_patches(n: int = 2000) -> int:
+    """Distinct 4x4 pixel cells (one token's footprint) among n held-out shapes: how many
+    different things a 16-token tokenizer of this data could ever need to say, roughly."""
+    from generative.discrete.image_data import load_images
+
+    x = (load_images("shapes", n, 0, heldout=True).numpy() * 255).astype(np.uint8)
+    cells = x.reshape(n, 3, 4, 4, 4, 4).transpose(0, 2, 4, 1, 3, 5).reshape(-1, 48)
+    return len(np.unique(cells, axis=0))
+
+
+def run(b):
+    from generative.discrete.figures import plt
+
+    t0 = time.perf_counter()
+    steps = 30 if b.quick else 1500
+    common = dict(data="shapes", grid=4, steps=steps, n_eval=500 if b.quick else 2000)
+    sizes = dict(list(SIZES.items())[:2]) if b.quick else SIZES
+    seed0 = b.train_seeds[0]
+    jobs = {}
+    for K, levels in sizes.items():
+        seeds = b.train_seeds if K == TARGET_K else (seed0,)  # the sweep: one seed per size
+        for s in seeds:
+            jobs[("vq", K, s)] = {**common, "quantizer": "vq", "K": K, "seed": s}
+            jobs[("fsq", K, s)] = {**common, "quantizer": "fsq", "levels": levels, "seed": s}
+    res = dict(zip(jobs, pmap(_one, list(jobs.values())), strict=True))
+    numbers = {"distinct_4x4_cells_in_2000_heldout_images": distinct_patches()}
+    for (q, K, s), r in res.items():
+        k = math.prod(sizes[K]) if q == "fsq" else K
+        numbers[f"{q} K={k} seed={s}"] = r
+    target = {
+        q: median([res[(q, TARGET_K, s)]["recon_mse"] for s in b.train_seeds])
+        for q in ("vq", "fsq")
+    }
+    numbers["target_recon_mse_median"] = target
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+    for q, colour in (("vq", "tab:blue"), ("fsq", "tab:orange")):
+        ks = [math.prod(sizes[K]) if q == "fsq" else K for K in sizes]
+        rs = [res[(q, K, seed0)] for K in sizes]
+        for ax, key in zip(axes, ("usage", "perplexity_ratio", "recon_mse"), strict=True):
+            ax.plot(ks, [r[key] for r in rs], "o-", c=colour, label=q.upper())
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("codebook size K")
+            ax.set_title(
+                {
+                    "usage": "usage (held-out pass)",
+                    "perplexity_ratio": "perplexity / K",
+                    "recon_mse": "reconstruction MSE",
+                }[key],
+                fontsize=8,
+            )
+    axes[2].set_yscale("log")
+    axes[2].axhline(0.01, c="0.5", lw=0.8, ls="--")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figure_path(b, NAME), dpi=120)
+    plt.close(fig)
+
+    big, small = max(sizes), min(sizes)
+    vq_u = [res[("vq", K, seed0)]["usage"] for K in sizes]
+    fsq_u = [res[("fsq", K, seed0)]["usage"] for K in sizes]
+    measured = (
+        f"usage from K = {small} to {big}: VQ "
+        + " -> ".join(f"{100 * u:.0f}%" for u in vq_u)
+        + ", FSQ "
+        + " -> ".join(f"{100 * u:.0f}%" for u in fsq_u)
+        + f" (the data has {numbers['distinct_4x4_cells_in_2000_heldout_images']} distinct "
+        f"4x4 cells); MSE at 16 tokens, K ~ {TARGET_K}, median of {len(b.train_seeds)} seeds: "
+        f"VQ {target['vq']:.4f}, FSQ {target['fsq']:.4f}"
+    )
+    falls = vq_u[-1] < 0.5 * vq_u[0]
+    fsq_high = fsq_u[-1] > 2 * vq_u[-1]
+    mse_ok = min(target.values()) < 0.01
+    verdict = (
+        "holds"
+        if falls and fsq_high and mse_ok
+        else "holds with caveat"
+        if (falls and fsq_high) or mse_ok
+        else "does not hold"
+    )
+    settings = common | {"sizes": {str(k): v for k, v in sizes.items()}, "target_K": TARGET_K}
+    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
