@@ -26,14 +26,15 @@ DATA = ("8gaussians", "moons")
 KEYS = ("usage", "perplexity", "error", "recon_mse", "wall_s")
 
 
-def _one(job):
+def _one(job, keep: bool = False):
+    """Train one configuration; keep: return the whole result (model, trajectory) for figures."""
     import torch
 
     from generative.discrete.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
     res = train_codebook(Codebook2DConfig(**job))
-    return res if job.get("keep") else {**res.stats, "wall_s": res.wall_s}
+    return res if keep else {**res.stats, "wall_s": res.wall_s}
 
 
 def run(b):
@@ -61,7 +62,7 @@ def run(b):
             }
     # figure and widget trajectories: first seed on 8 Gaussians, trained again in-process
     first = {
-        label: _one({**base, **spec, "data": "8gaussians", "seed": b.train_seeds[0], "keep": 1})
+        label: _one({**base, **spec, "data": "8gaussians", "seed": b.train_seeds[0]}, keep=True)
         for label, spec in ARMS.items()
     }
     codebook_figure(first, figure_path(b, NAME), ncols=3)

@@ -38,7 +38,7 @@ def fsq_identity(n: int) -> dict:
         out[str(levels)] = {
             "n": n,
             "indices_equal": float((ours.indices == idx.long()).float().mean()),
-            "codes_max_abs_diff": float((ours.z_q - codes).abs().max()),
+            "codes_max_abs_diff": float((ours.z_q - codes).detach().abs().max()),
             "grad_max_abs_diff": float((grad_ours - z.grad).abs().max()),
         }
     return out

@@ -14,6 +14,7 @@ from generative.discrete.figures import codebook_figure
 from generative.discrete.image_data import load_images
 from generative.discrete.tokenizer_train import (
     TokenizerConfig,
+    build,
     load_tokenizer,
     train_tokenizer,
 )
@@ -41,6 +42,20 @@ def test_codebook2d_far_init_collapses_and_fsq_needs_no_aux_loss():
     assert far.stats["usage"] <= 2 / 16
     fsq = train_codebook(Codebook2DConfig(quantizer="fsq", levels=(4, 4), steps=20))
     assert fsq.stats["num_codes"] == 16 and fsq.trajectory.shape[1:] == (16, 2)
+
+
+def test_codebook2d_command_line(tmp_path, capsys):
+    """Every config field is a flag; the run prints its statistics and writes PNG and JSON."""
+    from generative.discrete.codebook2d import main as codebook_main
+
+    argv = ["--K", "8", "--update", "ema", "--straight-through", "false", "--steps", "30"]
+    argv += ["--png", str(tmp_path / "c.png"), "--json", str(tmp_path / "c.json")]
+    assert codebook_main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["num_codes"] == 8
+    blob = json.loads((tmp_path / "c.json").read_text())
+    assert blob["config"]["straight_through"] is False and blob["config"]["update"] == "ema"
+    assert (tmp_path / "c.png").stat().st_size > 1000
+    assert codebook_main(["--data", "spiral"]) == 2
 
 
 def test_codebook2d_bad_settings():
@@ -74,12 +89,12 @@ def test_image_tokenizer_trains_saves_and_reloads(tmp_path, quantizer):
     assert torch.equal(again.model.encode(x), tokens)
 
 
-def test_image_tokenizer_rejects_wrong_images(tmp_path):
-    run = train_tokenizer(TokenizerConfig(quantizer="fsq", levels=(5, 5), **TINY), progress=False)
+def test_image_tokenizer_rejects_wrong_images():
+    model = build(TokenizerConfig(quantizer="fsq", levels=(5, 5), **TINY))
     with pytest.raises(UserError, match=r"\(N, 3, 16, 16\)"):
-        run.model.encode(torch.zeros(2, 3, 8, 8))
+        model.encode(torch.zeros(2, 3, 8, 8))
     with pytest.raises(UserError, match="0..24"):
-        run.model.decode(torch.full((1, 4, 4), 25))
+        model.decode(torch.full((1, 4, 4), 25))
     with pytest.raises(UserError, match="grid must be 4 or 8"):
         train_tokenizer(TokenizerConfig(grid=2, **TINY), progress=False)
 

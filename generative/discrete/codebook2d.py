@@ -10,6 +10,7 @@ record_every steps for the widget; statistics come from a held-out pass.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -192,3 +193,43 @@ def train_codebook(cfg: Codebook2DConfig, progress: bool = False) -> Codebook2DR
         held.numpy(),
         counts,
     )
+
+
+def main(argv=None):
+    """python -m generative.discrete.codebook2d --update ema --dead-threshold 1 --png cb.png"""
+    import argparse
+    import json
+    import sys
+
+    d = Codebook2DConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    for f in dataclasses.fields(Codebook2DConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool" or isinstance(getattr(d, f.name), bool):
+            p.add_argument(flag, type=lambda s: s.lower() in ("1", "true", "yes", "on"))
+        elif isinstance(getattr(d, f.name), tuple):
+            p.add_argument(flag, type=lambda s: tuple(int(v) for v in s.split(",")))
+        else:
+            p.add_argument(flag, type=type(getattr(d, f.name)))
+    p.add_argument("--png", help="draw codes, cells and counts to this PNG")
+    p.add_argument("--json", help="write the trajectory and statistics (the widget's input)")
+    a = vars(p.parse_args(argv))
+    png, out = a.pop("png"), a.pop("json")
+    try:
+        res = train_codebook(Codebook2DConfig(**{k: v for k, v in a.items() if v is not None}))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(res.stats | {"wall_s": round(res.wall_s, 1)}))
+    if png:
+        from generative.discrete.figures import codebook_figure
+
+        codebook_figure({res.cfg.quantizer: res}, png, ncols=1)
+    if out:
+        with open(out, "w") as f:
+            json.dump(res.to_json(), f)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

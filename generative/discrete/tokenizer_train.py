@@ -103,8 +103,8 @@ def train_tokenizer(cfg: TokenizerConfig, out_dir=None, progress: bool = True) -
     held = load_images(cfg.data, cfg.n_eval, cfg.seed, heldout=True)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    state = {"step": 0, "losses": [], "wall_s": 0.0}
-    t0, running = time.perf_counter(), []
+    state = {"step": 0, "losses": [], "wall_s": 0.0, "cpu_s": 0.0}
+    t0, c0, running = time.perf_counter(), time.process_time(), []
     bar = tqdm(
         range(cfg.steps),
         disable=None if progress else True,
@@ -127,6 +127,7 @@ def train_tokenizer(cfg: TokenizerConfig, out_dir=None, progress: bool = True) -
             running = []
             bar.set_postfix(mse=f"{state['losses'][-1][1]:.4f}")
         state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
+        state["cpu_s"] = time.process_time() - c0  # this process's CPU: fair on a busy machine
         if out_dir is not None and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps):
             save_checkpoint(out_dir, model.state_dict(), state)
     bar.close()
