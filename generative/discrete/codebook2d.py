@@ -115,6 +115,7 @@ class Codebook2DResult:
     trajectory_steps: list
     losses: list = field(default_factory=list)  # (step, reconstruction MSE) on training batches
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU time: fair on a busy machine
     model: Quantized2D | None = None
     heldout: np.ndarray | None = None  # (n_eval, 2) standardized held-out points
     counts: np.ndarray | None = None  # (K,) held-out hits per code
@@ -125,9 +126,10 @@ class Codebook2DResult:
             "config": asdict(self.cfg),
             "stats": self.stats,
             "steps": self.trajectory_steps,
-            "trajectory": np.round(self.trajectory, 4).tolist(),
+            "trajectory": np.round(self.trajectory.astype(np.float64), 3).tolist(),
             "counts": self.counts.tolist(),
             "wall_s": self.wall_s,
+            "cpu_s": self.cpu_s,
         }
 
 
@@ -159,7 +161,7 @@ def train_codebook(cfg: Codebook2DConfig, progress: bool = False) -> Codebook2DR
     opt = torch.optim.Adam(params, lr=cfg.lr) if params else None
     gen = torch.Generator().manual_seed(cfg.seed)
     traj, traj_steps, losses = [], [], []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     steps = range(cfg.steps + 1)
     if progress:
         from tqdm import tqdm
@@ -189,6 +191,7 @@ def train_codebook(cfg: Codebook2DConfig, progress: bool = False) -> Codebook2DR
         traj_steps,
         losses,
         time.perf_counter() - t0,
+        time.process_time() - c0,
         model,
         held.numpy(),
         counts,
