@@ -5,8 +5,10 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
 # the `bench` extra's peers, pinned; --no-deps so none of them can move torch (see pyproject)
-PEERS   := torchcfm==1.0.7 flow_matching==1.0.10 torchdiffeq==0.2.5 diffusers==0.42.1
-PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata filelock
+PEERS   := torchcfm==1.0.7 flow_matching==1.0.10 torchdiffeq==0.2.5 diffusers==0.42.1 \
+           vector-quantize-pytorch==1.32.0
+PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata filelock \
+           'einops>=0.8' 'einx>=0.3' frozendict loguru 'torch-einops-utils>=0.1.42'
 
 .PHONY: venv peers demo test lint format bench bench-targets clean
 
@@ -19,13 +21,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
-peers: $(VENV)/.peers   ## the claims lab's peers (torchcfm, flow_matching, diffusers)
+peers: $(VENV)/.peers   ## the claims lab's peers (torchcfm, flow_matching, diffusers, vector-quantize-pytorch)
 
 $(VENV)/.peers: $(STAMP)
 	$(BIN)/pip install -q --no-deps $(PEERS)
 	$(BIN)/pip install -q $(PEERDEPS)
+	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $@
 
 demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)

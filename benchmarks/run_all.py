@@ -30,6 +30,10 @@ EXPERIMENTS = [
     "exp08_memorization",
     "exp09_peers",
     "exp10_training_cost",
+    "exp20_codebook_collapse",
+    "exp21_straight_through",
+    "exp22_image_tokenizers",
+    "exp23_quantizer_peers",
 ]
 
 
