@@ -27,6 +27,13 @@ EXPERIMENTS = [
     "exp07_mlp_vs_dit",
     "exp08_memorization",
     "exp10_training_cost",
+    # Part B generation: exp30 trains the shared MaskGIT and AR runs (with snapshots)
+    "exp30_maskgit_steps",
+    "exp31_mask_schedule",
+    "exp32_choice_temperature",
+    "exp33_training_cost",
+    "exp34_d3pm_kernels",
+    "partb_targets",
 ]
 
 
