@@ -252,3 +252,33 @@ def test_a_tiny_maskgit_learns_class_constant_sequences():
     c = torch.arange(8)[:, None] % 4
     out = decode(net.eval(), 8, c, steps=4, generator=torch.Generator().manual_seed(1)).tokens
     assert (out == c).float().mean() > 0.95, out
+
+
+@pytest.mark.parametrize("name", ["shapes", "digits-glyphs"])
+def test_token_data_scores_real_sequences_valid_and_on_condition(name):
+    from generative.discrete.token_data import load_token_data
+
+    d = load_token_data(name, "class", n_train=64, n_test=8)
+    labels = d._class_labels(d.cond[:, 0].numpy())
+    s = d.score(d.tokens, labels)
+    assert s["valid"].all() and s["cond_ok"].all()
+    wrong = d._class_labels((d.cond[:, 0].numpy() + 1) % d.num_classes)
+    assert not d.score(d.tokens, wrong)["cond_ok"].any()
+    broken = d.tokens.clone()
+    broken[:, 0] = (broken[:, 0] + 1) % d.vocab_size  # one patch changed: no longer a clean scene
+    assert not d.score(broken)["valid"].any()
+
+
+def test_caption_prompts_ask_for_what_their_scenes_show():
+    from generative.discrete.patch_tokenizer import PatchTokenizer
+    from generative.discrete.shapes import make_shapes
+    from generative.discrete.token_data import load_token_data
+
+    d = load_token_data("shapes", "caption", n_train=16, n_test=4)
+    cond, labels = d.prompts(6, seed=3)
+    assert cond.shape == (6, 7) and cond.max() < d.cond_vocab - 1  # the null id is never used
+    scenes = make_shapes(6, seed=10_003)  # the stream prompts(seed=3) draws from
+    s = d.score(PatchTokenizer().encode(scenes.images), labels)
+    assert s["cond_ok"].all()
+    other = make_shapes(6, seed=99)  # other scenes mostly miss these captions
+    assert d.score(PatchTokenizer().encode(other.images), labels)["cond_ok"].mean() < 0.5
