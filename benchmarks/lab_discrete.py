@@ -57,7 +57,7 @@ class DBudget:
 
 FULL = DBudget("full")
 SESSION = DBudget(
-    "session", seeds=(0,), steps=2500, batch=32, snapshot_every=500, bound_steps=800,
+    "session", seeds=(0,), steps=1500, batch=32, snapshot_every=250, bound_steps=600,
     n_samples=256, n_bound=200, hidden=64, depth=2, lr=2e-3,
 )  # fmt: skip
 QUICK = DBudget(
