@@ -71,3 +71,10 @@ def test_bad_input_gives_a_clear_error(runs, tmp_path, capsys, line, message):
         argv += TINY
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_training_reports_held_out_bits_per_token(tmp_path, capsys):
+    assert main(["train", "--method", "mdlm", *TINY, "--out", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    bpt = float(out.split("held-out: ")[1].split()[0])
+    assert "bound" in out and 0 < bpt < 3 * np.log2(61)  # an untrained net: near log2(61) bits

@@ -67,6 +67,12 @@ def cmd_train(a):
         f"trained {run.state['step']} steps in {run.state['wall_s']:.1f}s "
         f"({run.net.num_params() / 1e6:.2f}M parameters) -> {out}"
     )
+    if not a.no_eval:
+        from generative.discrete.generate import bits_per_token
+
+        kind = "exact" if a.method == "ar" else "bound"
+        bpt = bits_per_token(run, n=200, passes=2)
+        print(f"held-out: {bpt:.3f} bits per token ({kind}, 200 sequences)")
     print(f"sample with: generative sample {out} --n 64 --steps 8 --out samples.png")
 
 
