@@ -46,7 +46,9 @@ def add_train(sub):
     )
     p.add_argument("--steps", type=positive_int, help=f"optimizer steps (default {DEFAULT_STEPS})")
     p.add_argument("--lr", type=float, help=f"peak learning rate (default {DEFAULT_LR})")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument(
+        "--batch-size", type=positive_int, help=f"(default {d.batch_size}; token models 128)"
+    )
     p.add_argument("--ema-decay", type=float, default=d.ema_decay)
     p.add_argument("--seed", type=int, default=d.seed, help="seeds the data draw, init and batches")
     p.add_argument("--out", help="run folder (default runs/METHOD-MODEL-DATA-sSEED)")
@@ -108,7 +110,7 @@ def cmd_train(a):
         data=a.data,
         steps=a.steps or 0,
         lr=a.lr or 0.0,
-        batch_size=a.batch_size,
+        batch_size=a.batch_size or TrainConfig.batch_size,
         ema_decay=a.ema_decay,
         seed=a.seed,
         cond=a.cond,

@@ -47,11 +47,11 @@ def cmd_train(a):
         data=data,
         cond=cond,
         steps=a.steps or DiscreteConfig.steps,
-        batch_size=a.batch_size,
+        batch_size=a.batch_size or DiscreteConfig.batch_size,
         lr=a.lr or DiscreteConfig.lr,
         seed=a.seed,
         p_uncond=a.p_uncond,
-        n_train=max(a.n_train, 1000),
+        n_train=max(a.n_train, 1000),  # scenes drawn (shapes has 1024 distinct ones)
         hidden=a.hidden,
         depth=a.depth,
         heads=a.heads,
