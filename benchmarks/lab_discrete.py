@@ -122,7 +122,7 @@ def score(job) -> dict:
     cond, labels = run.data.prompts(n, job.get("seed", 0))
     s = generate(run, n, cond=cond, **job)
     out = score_samples(run, s, labels)
-    out["train_s"] = run.state["wall_s"]
+    out["train_s"] = run.state.get("wall_s")
     return out
 
 

@@ -221,9 +221,12 @@ def load_discrete_run(run_dir, snapshot: int | None = None, data: bool = True) -
         ncfg = TransformerConfig(**meta["net"])
     except (KeyError, TypeError) as exc:
         raise UserError(f"{run_dir}/config.json is not a discrete run config ({exc})") from None
-    tensors, state = load_checkpoint(run_dir)
-    if snapshot is not None:
+    if snapshot is not None:  # a snapshot loads even while its run is still training
         tensors = load_snapshot(run_dir, snapshot)
+        done = (run_dir / "state.json").exists()
+        state = read_json(run_dir / "state.json") if done else {"step": snapshot}
+    else:
+        tensors, state = load_checkpoint(run_dir)
     net = TokenTransformer(ncfg)
     try:
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
