@@ -95,7 +95,8 @@ def _figure(b, numbers):
 
 
 def _trace(b, run_dir):
-    """Unmasking rounds at T = 8 for four class prompts, with each token's 2x2 patch colours."""
+    """Unmasking rounds for four class prompts over a grid of knobs (T in 4, 8, 16; choice
+    temperature on and off) for the lesson-12 widget, with each token's 2x2 patch colours."""
     import torch
 
     from generative.discrete.generate import generate
@@ -104,10 +105,17 @@ def _trace(b, run_dir):
 
     run = load_discrete_run(run_dir, data=False)
     cond, _ = run.data.prompts(4)
-    s = generate(run, 4, 8, cond, seed=0)
-    out = trace_json(s.trace, run.net.cfg.mask_id, rows=4)
     ids = torch.arange(run.data.vocab_size)[:, None].expand(-1, run.data.seq_len)
-    out["patches"] = run.data.decode(ids)[:, :2, :2].tolist()  # token -> 2x2x3 pixels
-    out["classes"] = cond[:, 0].tolist()
-    out["grid"] = 8
+    out = {
+        "patches": run.data.decode(ids)[:, :2, :2].tolist(),  # token id -> 2x2x3 pixels
+        "classes": cond[:, 0].tolist(),
+        "grid": 8,
+        "traces": {},
+    }
+    for T in (4, 8, 16):
+        for ct in (4.5, 0.0):
+            s = generate(run, 4, T, cond, choice_temperature=ct, seed=0)
+            trace = trace_json(s.trace, run.net.cfg.mask_id, rows=4)
+            trace["valid"] = run.data.score(s.tokens)["valid"].tolist()
+            out["traces"][f"T={T}, choice temperature {ct}"] = trace
     (b.results / f"{NAME}_trace.json").write_text(json.dumps(out))
