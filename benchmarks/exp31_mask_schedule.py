@@ -36,14 +36,23 @@ def run(b):
     )
     order = [v("cosine", T) >= v("linear", T) >= v("sqrt", T) for T in STEPS]
     best = [v("cosine", T) >= max(v("linear", T), v("sqrt", T)) for T in STEPS]
-    verdict = "holds" if all(order) else "holds with caveat" if sum(best) >= 2 else "does not hold"
+    signal = max(v(sch, T) for sch in SCHEDULES for T in STEPS) > 0  # all 0%: nothing to rank
+    verdict = (
+        "does not hold"
+        if not signal
+        else "holds"
+        if all(order)
+        else "holds with caveat"
+        if sum(best) >= 2
+        else "does not hold"
+    )
     _figure(b, numbers)
     write(
         b,
         db,
         NAME,
         CLAIM,
-        measured + " valid",
+        measured + " valid" + ("" if signal else " (no schedule produced a valid sample)"),
         verdict,
         numbers,
         {

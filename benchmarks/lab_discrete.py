@@ -35,9 +35,12 @@ class DBudget:
     hidden: int = 96  # the transformer (0.36M parameters at 96 x 3)
     depth: int = 3
     lr: float = 1e-3
+    maskgit_steps: int = 0  # 0: as `steps`; more lets the slower-learning masked model catch up
 
     def cfg(self, method: str, seed: int, **kw) -> DiscreteConfig:
         steps = self.steps if method in ("maskgit", "ar") else self.bound_steps
+        if method == "maskgit" and self.maskgit_steps:
+            steps = self.maskgit_steps
         return DiscreteConfig(
             method=method,
             seed=seed,
@@ -58,7 +61,7 @@ class DBudget:
 FULL = DBudget("full")
 SESSION = DBudget(
     "session", seeds=(0,), steps=1500, batch=32, snapshot_every=250, bound_steps=600,
-    n_samples=256, n_bound=200, hidden=64, depth=2, lr=2e-3,
+    n_samples=256, n_bound=200, hidden=64, depth=2, lr=2e-3, maskgit_steps=4000,
 )  # fmt: skip
 QUICK = DBudget(
     "quick", seeds=(0,), steps=30, batch=16, snapshot_every=15, bound_steps=10, n_samples=16,
