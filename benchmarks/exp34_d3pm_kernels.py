@@ -54,8 +54,9 @@ def run(b):
         for s in db.seeds:
             keys.append((label, s))
             jobs.append({"run": main[(method, s)], "snapshot": at, "n": db.n_bound, "passes": 4})
-            if at is not None and at < db.steps:  # and after its whole run, for reference
-                keys.append((f"{label}, after {db.steps} steps", s))
+            total = db.cfg(method, s).steps
+            if at is not None and at < total:  # and after its whole run, for reference
+                keys.append((f"{label}, after {total} steps", s))
                 jobs.append({"run": main[(method, s)], "n": db.n_bound, "passes": 4})
     res = dict(zip(keys, pmap(_bound, jobs), strict=True))
     numbers = {}
