@@ -27,10 +27,10 @@ def run(b):
     walls = {
         k: dict(load_discrete_run(p, data=False).state["snapshots"]) for k, p in runs.items()
     }  # (method, seed) -> {step: wall_s}
-    steps = sorted(walls[("maskgit", db.seeds[0])])
+    steps = {m: sorted(walls[(m, db.seeds[0])]) for m in ("maskgit", "ar")}  # runs may differ
     keys, jobs = [], []
     for label, (method, kw) in ARMS.items():
-        for st in steps:
+        for st in steps[method]:
             for s in db.seeds:
                 keys.append((f"{label}@{st}", s))
                 jobs.append(
@@ -45,7 +45,7 @@ def run(b):
                 "validity": summary[f"{label}@{st}"]["validity_median"],
                 "train_wall_s": walls[(method, db.seeds[0])][st],
             }
-            for st in steps
+            for st in steps[method]
         ]
         reach = {}
         for th in THRESHOLDS:
@@ -62,7 +62,7 @@ def run(b):
             f"{key} valid: AR at step {ar or 'never'}, MaskGIT T=16 at {mg or 'never'}"
             + (f" ({mg / ar:.1f}x the steps)" if ar and mg else "")
         )
-    parts.append(f"(of {steps[-1]} steps)")
+    parts.append(f"(AR trained {steps['ar'][-1]} steps, MaskGIT {steps['maskgit'][-1]})")
     r70 = [numbers[k]["steps_to_reach"]["70%"] for k in ("AR", "maskgit T=16")]
     r50 = [numbers[k]["steps_to_reach"]["50%"] for k in ("AR", "maskgit T=16")]
     slower = lambda r: r[0] is not None and (r[1] is None or r[1] > r[0])  # noqa: E731
