@@ -34,6 +34,13 @@ EXPERIMENTS = [
     "exp21_straight_through",
     "exp22_image_tokenizers",
     "exp23_quantizer_peers",
+    # Part B generation: exp30 trains the shared MaskGIT and AR runs (with snapshots)
+    "exp30_maskgit_steps",
+    "exp31_mask_schedule",
+    "exp32_choice_temperature",
+    "exp33_training_cost",
+    "exp34_d3pm_kernels",
+    "partb_targets",
 ]
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from generative.discrete import cli_discrete as discrete
+from generative.discrete.cli_discrete import DISCRETE_METHODS, is_discrete_run
 from generative.errors import UserError
 
 
@@ -33,7 +35,9 @@ def add_train(sub):
         description="Train DDPM or flow matching with an MLP or a DiT on 2D data. "
         "Writes a run folder (config.json, state.json, checkpoint-*.safetensors).",
     )
-    p.add_argument("--method", default=d.method, choices=METHODS, help="objective")
+    p.add_argument(
+        "--method", default=d.method, choices=METHODS + DISCRETE_METHODS, help="objective"
+    )
     p.add_argument("--model", default=d.model, choices=MODELS, help="denoiser network")
     p.add_argument(
         "--data",
@@ -42,7 +46,9 @@ def add_train(sub):
     )
     p.add_argument("--steps", type=positive_int, help=f"optimizer steps (default {DEFAULT_STEPS})")
     p.add_argument("--lr", type=float, help=f"peak learning rate (default {DEFAULT_LR})")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument(
+        "--batch-size", type=positive_int, help=f"(default {d.batch_size}; token models 128)"
+    )
     p.add_argument("--ema-decay", type=float, default=d.ema_decay)
     p.add_argument("--seed", type=int, default=d.seed, help="seeds the data draw, init and batches")
     p.add_argument("--out", help="run folder (default runs/METHOD-MODEL-DATA-sSEED)")
@@ -86,6 +92,7 @@ def add_train(sub):
     p.add_argument(
         "--no-eval", action="store_true", help="skip the quick evaluation after training"
     )
+    discrete.add_train_args(p)
     p.set_defaults(func=cmd_train)
 
 
@@ -94,6 +101,8 @@ def cmd_train(a):
 
     if a.resume and not a.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
+    if a.method in DISCRETE_METHODS:
+        return discrete.cmd_train(a)
     out = a.out or f"runs/{a.method}-{a.model}-{Path(a.data).stem}-s{a.seed}"
     cfg = TrainConfig(
         method=a.method,
@@ -101,7 +110,7 @@ def cmd_train(a):
         data=a.data,
         steps=a.steps or 0,
         lr=a.lr or 0.0,
-        batch_size=a.batch_size,
+        batch_size=a.batch_size or TrainConfig.batch_size,
         ema_decay=a.ema_decay,
         seed=a.seed,
         cond=a.cond,
@@ -161,6 +170,7 @@ def add_sample(sub):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="FILE.npy or FILE.csv")
     p.add_argument("--plot", help="also draw the samples to this PNG")
+    discrete.add_sample_args(p)
     p.set_defaults(func=cmd_sample)
 
 
@@ -170,6 +180,8 @@ def cmd_sample(a):
     from generative.continuous.sampling import sample
     from generative.train import load_run
 
+    if is_discrete_run(a.run_dir):
+        return discrete.cmd_sample(a)
     out = Path(a.out)
     if out.suffix not in (".npy", ".csv"):
         raise UserError(f"--out {out}: use a .npy or .csv file name")

@@ -1,0 +1,109 @@
+"""MaskGIT (Chang et al. 2022): a bidirectional transformer learns to fill in masked tokens;
+sampling starts fully masked and, over T rounds, keeps the most confident predictions.
+
+Training: draw r ~ U(0, 1), mask ceil(gamma(r) * N) random positions, cross-entropy on those.
+Decoding, round s = 1..T: predict every masked position, sample a token for each, then re-mask
+the n_s = floor(gamma(s / T) * N_0) least confident of the new ones (N_0: the positions masked at
+the start). Confidence is the sampled token's log-probability plus annealed Gumbel noise, the
+"choice temperature": without it the ordering is greedy and the rounds pile up the same safe
+tokens. Tokens given at the start stay fixed, which is all inpainting and editing need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from generative.discrete.sampling import gumbel, sample_logits
+from generative.discrete.schedules import gamma
+
+
+# region: maskgit-loss
+def mask_tokens(x, ratio, mask_id: int, generator=None):
+    """Mask ceil(ratio * N) random positions per row (at least one): (x_masked, mask)."""
+    B, N = x.shape
+    n_mask = (ratio * N).ceil().long().clamp(1, N)  # (B,)
+    rank = torch.rand(B, N, generator=generator).argsort(1).argsort(1)  # random order per row
+    mask = rank < n_mask[:, None]  # (B, N)
+    return x.masked_fill(mask, mask_id), mask
+
+
+def maskgit_loss(net, x, cond=None, schedule: str = "cosine", generator=None):
+    """Cross-entropy on the masked positions, mask ratio gamma(r) with r ~ U(0, 1)."""
+    r = torch.rand(x.shape[0], generator=generator)
+    ratio = gamma(schedule, r, x.shape[1]).float()
+    xm, mask = mask_tokens(x, ratio, net.cfg.mask_id, generator)
+    logits = net(xm, cond)  # (B, N, V)
+    return F.cross_entropy(logits[mask], x[mask])
+
+
+# endregion
+
+
+@dataclass
+class DecodeResult:
+    """Decoded tokens, network evaluations, and the trace: the round at which each position was
+    fixed (0 for tokens given at the start) and the partial sequence after every round."""
+
+    tokens: torch.Tensor  # (B, N)
+    nfe: int
+    fixed_round: torch.Tensor  # (B, N), 1..T; 0: given
+    rounds: list = field(default_factory=list)  # (B, N) after each round, mask_id where masked
+
+
+# region: maskgit-decode
+@torch.no_grad()
+def decode(
+    net,
+    n: int | None = None,
+    cond=None,
+    steps: int = 8,
+    schedule: str = "cosine",
+    temperature: float = 1.0,
+    choice_temperature: float = 4.5,
+    known: torch.Tensor | None = None,
+    generator=None,
+) -> DecodeResult:
+    """MaskGIT's parallel decoding. known: (B, N) with mask_id where tokens are to be generated
+    (inpainting, editing); otherwise n rows start fully masked."""
+    mask_id, N = net.cfg.mask_id, net.cfg.seq_len
+    x = known.clone() if known is not None else torch.full((n, N), mask_id, dtype=torch.long)
+    n0 = (x == mask_id).sum(1)  # (B,) positions to generate
+    fixed_round = torch.zeros_like(x)
+    rounds, nfe = [], 0
+    for s in range(1, steps + 1):
+        masked = x == mask_id  # (B, N)
+        if not masked.any():
+            break
+        logits = net(x, cond)  # (B, N, V)
+        nfe += 1
+        sampled = torch.where(masked, sample_logits(logits, temperature, generator), x)
+        logp = logits.log_softmax(-1).gather(-1, sampled[..., None])[..., 0]  # (B, N)
+        r = s / steps
+        # keep n_mask positions masked; at least one fewer than now, so every round fixes one
+        n_mask = (gamma(schedule, torch.tensor(r), N) * n0).floor().long()  # (B,)
+        n_mask = torch.minimum(n_mask, masked.sum(1) - 1).clamp_min(0)
+        if s == steps:
+            n_mask.zero_()
+        conf = logp + choice_temperature * (1 - r) * gumbel(logp.shape, generator)
+        conf = conf.masked_fill(~masked, float("inf"))  # fixed tokens are never re-masked
+        remask = conf.argsort(1).argsort(1) < n_mask[:, None]  # the n_mask least confident
+        x = sampled.masked_fill(remask, mask_id)
+        fixed_round[masked & ~remask] = s
+        rounds.append(x.clone())
+    return DecodeResult(x, nfe, fixed_round, rounds)
+
+
+# endregion
+
+
+def trace_json(result: DecodeResult, mask_id: int, rows: int = 4) -> dict:
+    """The first rows' unmasking rounds for the lesson-12 widget: tokens after each round (-1
+    where still masked) and the round at which each position was fixed (0: given)."""
+    return {
+        "nfe": result.nfe,
+        "fixed_round": result.fixed_round[:rows].tolist(),
+        "rounds": [torch.where(x[:rows] == mask_id, -1, x[:rows]).tolist() for x in result.rounds],
+    }
