@@ -27,6 +27,9 @@ EXPERIMENTS = [
     "exp07_mlp_vs_dit",
     "exp08_memorization",
     "exp10_training_cost",
+    "exp11_image_guidance",
+    "exp12_adaln_zero",
+    "exp13_images_mlp_vs_dit",
 ]
 
 

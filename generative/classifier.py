@@ -10,6 +10,7 @@ the same weights; they are cached as safetensors (the run folder, or any folder 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +97,10 @@ def cached_classifier(folder, key: str, train_split, heldout):
     net = train_classifier(train_split.x, train_split.labels, k)
     acc = float((predict(net, heldout.x)[1] == heldout.labels).mean())
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # parallel scorers may race here
     save_file({n: v.contiguous() for n, v in net.state_dict().items()}, str(tmp))
-    path.with_suffix(".json").write_text(json.dumps({"data": key, "heldout_accuracy": acc}))
+    info = path.with_name(f"{path.stem}.{os.getpid()}.json.tmp")
+    info.write_text(json.dumps({"data": key, "heldout_accuracy": acc}))
+    info.replace(path.with_suffix(".json"))
     tmp.replace(path)  # the weights last: a present .safetensors always has its .json
     return net, acc

@@ -281,12 +281,46 @@ def add_evaluate(sub):
     p.add_argument("--seeds", type=positive_int, default=5, help="evaluation seeds (median)")
     p.add_argument("--noise", type=float, help="the toy set's noise, if the run changed it")
     p.add_argument("--json", action="store_true", help="print JSON instead of a line")
+    p.add_argument("--label", type=int, help="images: every sample was asked to be this class")
+    p.add_argument(
+        "--judge-dir", default="runs/judges", help="images: where the classifier is cached"
+    )
     p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate_images(a):
+    """Image samples (.npy, (N, C, H, W) in [-1, 1]) against an image set's held-out split."""
+    from generative.continuous.data import load_dataset
+    from generative.image_metrics import ImageReference
+
+    try:
+        x = np.load(a.file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{a.file}: not a readable .npy array ({exc})") from None
+    want = load_dataset(a.data).heldout.x.shape[1:]  # checked before training a judge
+    if x.ndim != 4 or x.shape[1:] != want:
+        raise UserError(f"{a.file}: shape {x.shape}, but {a.data} images are (N, *{want})")
+    ref = ImageReference(a.data, a.judge_dir)
+    if a.label is not None and not 0 <= a.label < ref.num_classes:
+        raise UserError(f"--label {a.label} out of range: classes 0..{ref.num_classes - 1}")
+    y = None if a.label is None else np.full(len(x), a.label)
+    fd, acc = ref.score(x.astype(np.float32), y)
+    floor = ref.floor(0)
+    out = {"fd": fd, "floor": floor, "ratio": fd / floor, "accuracy": acc, "n": len(x)}
+    if a.json:
+        print(json.dumps(out, indent=2))
+        return
+    acc_text = "" if acc is None else f", {100 * acc:.1f}% classified as {a.label}"
+    print(f"FD {fd:.2f} (floor {floor:.2f} at n={ref.n}, {fd / floor:.2f}x){acc_text}")
 
 
 def cmd_evaluate(a):
     from generative.continuous.data import load_points
+    from generative.continuous.image_data import is_image_spec
     from generative.metrics import Reference, evaluate
+
+    if is_image_spec(a.data):
+        return cmd_evaluate_images(a)
 
     x = load_points(a.file)
     ref = Reference(a.data, noise=a.noise)

@@ -229,6 +229,7 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
         saved_step = state["step"]
 
     t0 = time.perf_counter() - state["wall_s"]
+    c0 = time.process_time() - state.get("cpu_s", 0.0)  # CPU time: fair on a shared machine
     state.setdefault("running", [])  # losses since the last log line, kept across a resume
     bar = tqdm(
         range(state["step"], cfg.steps),
@@ -274,6 +275,7 @@ def train(cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True
             bar.set_postfix(loss=f"{state['losses'][-1][1]:.4f}")
             state["running"] = []
         state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
+        state["cpu_s"] = time.process_time() - c0
         if d.main and cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:
             save_snapshot(out_dir, ema, step + 1)
             state.setdefault("snapshots", []).append([step + 1, state["wall_s"]])

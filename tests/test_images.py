@@ -207,6 +207,11 @@ def test_tiny_image_run_trains_samples_and_scores(tmp_path, capsys):
     assert np.load(s).shape == (8, 1, 4, 4) and (tmp_path / "g.png").exists()
     assert main(["sample", str(run), "--n", "4", "--label", "2", "--out", str(s)]) == 2
     assert "out of range: this run has classes 0..1" in capsys.readouterr().err
+    judge = ["--judge-dir", str(run)]  # reuses the run's cached classifier
+    assert main(["evaluate", str(s), "--data", str(data), *judge, "--label", "1"]) == 0
+    assert "FD" in capsys.readouterr().out
+    assert main(["evaluate", str(s), "--data", "digits", *judge]) == 2  # 4x4 is not 8x8
+    assert "digits images are" in capsys.readouterr().err
 
 
 def test_cond_on_unlabelled_folder_is_an_error(tmp_path, capsys):
