@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 TORCH   := torch==2.13.0
 STAMP   := $(VENV)/.installed
 
-.PHONY: venv demo test lint format bench bench-targets clean
+.PHONY: venv demo test lint format bench bench-targets bench-images clean
 
 QUICK ?=
 
@@ -36,6 +36,9 @@ format: venv
 
 bench-targets: venv   ## the issue-2 targets on moons (3 training seeds x 5 eval seeds)
 	$(BIN)/python -m benchmarks.part_a_targets
+
+bench-images: venv   ## the issue-5 image targets (digits 3 seeds, MNIST-5k) -> results/image_targets.*
+	$(BIN)/python -m benchmarks.image_targets
 
 clean:
 	rm -rf $(VENV) demo_out runs
