@@ -60,7 +60,8 @@ def grids_figure(b, name: str, panels: dict, ncols: int = 10):
     tmp = []
     for i, (title, r) in enumerate(panels.items()):
         path = figure_path(b, f"{name}.part{i}")
-        image_grid(r["samples"][: 5 * ncols], path, r["labels"], ncols, title)
+        labels = None if r["labels"] is None else r["labels"][: 5 * ncols]
+        image_grid(r["samples"][: 5 * ncols], path, labels, ncols, title)
         tmp.append(path)
     images = [plt.imread(p) for p in tmp]
     width = max(im.shape[1] for im in images)

@@ -70,7 +70,7 @@ def image_grid(x, path, labels=None, ncols=10, title=""):
     fig, ax = plt.subplots(figsize=(0.5 * ncols + 0.5, 0.5 * nrows + 0.7))
     ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1)
     if labels is not None:
-        for i, lab in enumerate(labels):
+        for i, lab in enumerate(labels[:n]):
             r, col = divmod(i, ncols)
             ax.text(
                 col * (w + pad) + pad,
