@@ -109,8 +109,8 @@ def main():
     RESULTS.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))
     rows = [
-        "| data | FD | floor | ratio | accuracy | NFE | train s | bounds met |",
-        "|---" * 8 + "|",
+        "| data | FD | floor | ratio | accuracy | NFE | train CPU s | train wall s | bounds |",
+        "|---" * 9 + "|",
     ]
     for name, r in results.items():
         acc = r.get("accuracy_median")
