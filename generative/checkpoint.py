@@ -106,7 +106,9 @@ def save_snapshot(run_dir, ema: torch.nn.Module, step: int):
     folder = Path(run_dir) / "snapshots"
     folder.mkdir(exist_ok=True)
     tmp = folder / f"ema-{step}.safetensors.tmp"
-    save_file({f"ema.{k}": v.detach().contiguous() for k, v in ema.state_dict().items()}, str(tmp))
+    save_file(
+        {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}, str(tmp)
+    )
     os.replace(tmp, folder / f"ema-{step}.safetensors")
 
 

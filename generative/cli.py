@@ -32,8 +32,9 @@ def add_train(sub):
         "train",
         help="train a denoiser",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        description="Train DDPM or flow matching with an MLP or a DiT on 2D data. "
-        "Writes a run folder (config.json, state.json, checkpoint-*.safetensors).",
+        description="Train DDPM or flow matching with an MLP or a DiT on 2D points or images. "
+        "Writes a run folder (config.json, state.json, checkpoint-*.safetensors). "
+        "Several processes: torchrun --nproc_per_node=N -m generative.cli train ...",
     )
     p.add_argument(
         "--method", default=d.method, choices=METHODS + DISCRETE_METHODS, help="objective"
@@ -42,7 +43,8 @@ def add_train(sub):
     p.add_argument(
         "--data",
         default=d.data,
-        help="moons, 8gaussians, checkerboard, spirals, rings, or a .csv/.npy file of N x D points",
+        help="moons, 8gaussians, checkerboard, spirals, rings, or a .csv/.npy file of N x D "
+        "points; images: digits (8x8), mnist5k (28x28), or a folder of PNGs (class subfolders)",
     )
     p.add_argument("--steps", type=positive_int, help=f"optimizer steps (default {DEFAULT_STEPS})")
     p.add_argument("--lr", type=float, help=f"peak learning rate (default {DEFAULT_LR})")
@@ -53,9 +55,7 @@ def add_train(sub):
     p.add_argument("--seed", type=int, default=d.seed, help="seeds the data draw, init and batches")
     p.add_argument("--out", help="run folder (default runs/METHOD-MODEL-DATA-sSEED)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
-    p.add_argument(
-        "--cond", action="store_true", help="class-conditional on the data's mode labels"
-    )
+    p.add_argument("--cond", action="store_true", help="class-conditional on the data's labels")
     p.add_argument(
         "--p-uncond", type=float, default=d.p_uncond, help="label dropout (for guidance)"
     )
@@ -87,6 +87,16 @@ def add_train(sub):
         default=d.patch,
         help="DiT patch (numbers per token for points)",
     )
+    p.add_argument(
+        "--conditioning",
+        default=d.conditioning,
+        choices=("adaln_zero", "adaln", "in_context"),
+        help="how the DiT takes t and y (lesson 08's ablation)",
+    )
+    p.add_argument(
+        "--device", default=d.device, choices=("auto", "cpu", "cuda", "mps"), help="hardware"
+    )
+    p.add_argument("--amp", action="store_true", help="bf16 mixed precision (CUDA only)")
     p.add_argument("--threads", type=positive_int, default=d.threads, help="torch CPU threads")
     p.add_argument("--ckpt-every", type=positive_int, default=d.ckpt_every)
     p.add_argument(
@@ -127,11 +137,18 @@ def cmd_train(a):
         depth=a.depth,
         dit_size=a.dit_size,
         patch=a.patch,
+        conditioning=a.conditioning,
+        device=a.device,
+        amp=a.amp,
         threads=a.threads,
         ckpt_every=a.ckpt_every,
     )
     run = train(cfg, out, resume=a.resume)
+    if not run.main:  # another rank of a torchrun job: rank 0 reports
+        return
     print(f"trained {run.state['step']} steps in {run.state['wall_s']:.1f}s -> {out}")
+    if not a.no_eval and len(run.shape) == 3:
+        quick_image_check(run, Path(out))
     if not a.no_eval and len(run.shape) == 1:
         from generative.continuous.sampling import sample
         from generative.metrics import Reference, evaluate
@@ -145,6 +162,24 @@ def cmd_train(a):
             + evaluate(lambda s: x, ref, seeds=1).line()
         )
     print(f"sample with: generative sample {out} --n 2000 --out samples.npy")
+
+
+def quick_image_check(run, out: Path):
+    """After an image run: a labelled sample grid in the run folder and the image metric."""
+    from generative.continuous.data import load_dataset
+    from generative.image_metrics import ImageReference, evaluate_images, run_drawer
+    from generative.plots import image_grid
+
+    sampler, steps = ("euler", 32) if run.cfg.method == "fm" else ("ancestral", 250)
+    draw = run_drawer(run, sampler, steps)
+    x, y = draw(0, 100)
+    image_grid(x, out / "samples.png", y, title=f"{out.name}: {sampler} x{steps}")
+    print(f"sample grid -> {out / 'samples.png'}")
+    if load_dataset(run.cfg.data).train.labels is None:
+        return  # no labels, no classifier to judge with
+    ref = ImageReference(run.cfg.data, out)
+    rep = evaluate_images(draw, ref, seeds=1)
+    print(f"quick check ({draw.nfe} NFE, 1 eval seed): {rep.line()}")
 
 
 def add_sample(sub):
@@ -167,9 +202,14 @@ def add_sample(sub):
         "--variance", default="beta", choices=("beta", "beta_tilde"), help="ancestral sigma^2"
     )
     p.add_argument("--clip-x0", type=float, help="DDIM: clamp x0-hat to [-C, C] (images: 1)")
+    p.add_argument(
+        "--each-class",
+        action="store_true",
+        help="conditional runs: labels 0, 1, ..., K-1 in turn (a grid row per class set)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="FILE.npy or FILE.csv")
-    p.add_argument("--plot", help="also draw the samples to this PNG")
+    p.add_argument("--out", required=True, help="FILE.npy or FILE.csv (points); images: .npy")
+    p.add_argument("--plot", help="also draw the samples (points, or an image grid) to this PNG")
     discrete.add_sample_args(p)
     p.set_defaults(func=cmd_sample)
 
@@ -195,6 +235,13 @@ def cmd_sample(a):
                 f"--label {a.label} out of range: this run has classes 0..{run.num_classes - 1}"
             )
         y = torch.full((a.n,), a.label, dtype=torch.long)
+    if a.each_class:
+        if not run.num_classes or a.label is not None:
+            raise UserError("--each-class needs a run trained with --cond, and no --label")
+        y = torch.arange(a.n) % run.num_classes
+    images = len(run.shape) == 3
+    if images and out.suffix != ".npy":
+        raise UserError(f"--out {out}: image samples are written as .npy (N, C, H, W)")
     res = sample(
         run.method,
         run.net,
@@ -216,7 +263,14 @@ def cmd_sample(a):
     else:
         np.savetxt(out, x, delimiter=",", fmt="%.6f")
     print(f"{a.n} samples, {res.nfe} NFE -> {out}")
-    if a.plot:
+    if a.plot and images:
+        from generative.plots import image_grid
+
+        ncols = run.num_classes if a.each_class else 10
+        labels = None if y is None else y.tolist()
+        image_grid(x, a.plot, labels, ncols, f"{a.run_dir} ({res.nfe} NFE)")
+        print(f"image grid -> {a.plot}")
+    elif a.plot:
         from generative.plots import grid_figure
 
         grid_figure(
@@ -239,12 +293,46 @@ def add_evaluate(sub):
     p.add_argument("--seeds", type=positive_int, default=5, help="evaluation seeds (median)")
     p.add_argument("--noise", type=float, help="the toy set's noise, if the run changed it")
     p.add_argument("--json", action="store_true", help="print JSON instead of a line")
+    p.add_argument("--label", type=int, help="images: every sample was asked to be this class")
+    p.add_argument(
+        "--judge-dir", default="runs/judges", help="images: where the classifier is cached"
+    )
     p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate_images(a):
+    """Image samples (.npy, (N, C, H, W) in [-1, 1]) against an image set's held-out split."""
+    from generative.continuous.data import load_dataset
+    from generative.image_metrics import ImageReference
+
+    try:
+        x = np.load(a.file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{a.file}: not a readable .npy array ({exc})") from None
+    want = load_dataset(a.data).heldout.x.shape[1:]  # checked before training a judge
+    if x.ndim != 4 or x.shape[1:] != want:
+        raise UserError(f"{a.file}: shape {x.shape}, but {a.data} images are (N, *{want})")
+    ref = ImageReference(a.data, a.judge_dir)
+    if a.label is not None and not 0 <= a.label < ref.num_classes:
+        raise UserError(f"--label {a.label} out of range: classes 0..{ref.num_classes - 1}")
+    y = None if a.label is None else np.full(len(x), a.label)
+    fd, acc = ref.score(x.astype(np.float32), y)
+    floor = ref.floor(0)
+    out = {"fd": fd, "floor": floor, "ratio": fd / floor, "accuracy": acc, "n": len(x)}
+    if a.json:
+        print(json.dumps(out, indent=2))
+        return
+    acc_text = "" if acc is None else f", {100 * acc:.1f}% classified as {a.label}"
+    print(f"FD {fd:.2f} (floor {floor:.2f} at n={ref.n}, {fd / floor:.2f}x){acc_text}")
 
 
 def cmd_evaluate(a):
     from generative.continuous.data import load_points
+    from generative.continuous.image_data import is_image_spec
     from generative.metrics import Reference, evaluate
+
+    if is_image_spec(a.data):
+        return cmd_evaluate_images(a)
 
     x = load_points(a.file)
     ref = Reference(a.data, noise=a.noise)

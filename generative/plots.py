@@ -54,3 +54,35 @@ def loss_figure(curves: dict, path, title="training loss"):
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
+
+
+def image_grid(x, path, labels=None, ncols=10, title=""):
+    """Images (N, C, H, W) in [-1, 1] as one mosaic, each tile marked with its label if given."""
+    x = np.clip((np.asarray(x) + 1) / 2, 0, 1)
+    n, c, h, w = x.shape
+    nrows = int(np.ceil(n / ncols))
+    pad = max(1, h // 8)
+    mosaic = np.ones((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c))
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        mosaic[top : top + h, left : left + w] = x[i].transpose(1, 2, 0)  # (H, W, C)
+    fig, ax = plt.subplots(figsize=(0.5 * ncols + 0.5, 0.5 * nrows + 0.7))
+    ax.imshow(mosaic[..., 0] if c == 1 else mosaic, cmap="gray", vmin=0, vmax=1)
+    if labels is not None:
+        for i, lab in enumerate(labels[:n]):
+            r, col = divmod(i, ncols)
+            ax.text(
+                col * (w + pad) + pad,
+                r * (h + pad) + pad,
+                str(lab),
+                color="tab:red",
+                fontsize=6,
+                va="top",
+                ha="left",
+            )
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)

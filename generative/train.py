@@ -2,11 +2,13 @@
 
 AdamW, a cosine learning-rate decay, EMA weights (what we sample from), label dropout for
 classifier-free guidance, checkpoints that resume bit-for-bit, and a NaN guard that stops with
-advice and leaves the last good checkpoint in place.
+advice and leaves the last good checkpoint in place. Under torchrun the same loop runs data
+parallel (see distributed.py); `device` and `amp` (bf16 autocast, CUDA only) pick the hardware.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -26,9 +28,10 @@ from generative.checkpoint import (
 )
 from generative.continuous.data import Standardizer, load_dataset
 from generative.continuous.diffusion import DDPM
-from generative.continuous.diffusion_transformer import DIT_SIZES, DiT
+from generative.continuous.diffusion_transformer import CONDITIONINGS, DIT_SIZES, DiT
 from generative.continuous.flow_matching import FlowMatching
 from generative.continuous.mlp import MLP
+from generative.distributed import gather_states, mean_over_ranks, setup, teardown
 from generative.errors import UserError, unknown_choice
 
 METHODS = ("fm", "ddpm")
@@ -62,6 +65,9 @@ class TrainConfig:
     depth: int = 3  # MLP
     dit_size: str = "DiT-T"
     patch: int = 1
+    conditioning: str = "adaln_zero"  # DiT: adaln_zero | adaln | in_context
+    device: str = "auto"  # auto | cpu | cuda | mps
+    amp: bool = False  # bf16 autocast (CUDA only)
     threads: int = 1
     ckpt_every: int = 1000
     snapshot_every: int = 0  # >0: also keep the EMA weights every N steps (snapshots/ folder)
@@ -80,6 +86,8 @@ def resolved(cfg: TrainConfig) -> TrainConfig:
         raise unknown_choice("model", cfg.model, MODELS)
     if cfg.dit_size not in DIT_SIZES:
         raise unknown_choice("DiT size", cfg.dit_size, DIT_SIZES)
+    if cfg.conditioning not in CONDITIONINGS:
+        raise unknown_choice("DiT conditioning", cfg.conditioning, CONDITIONINGS)
     if cfg.steps < 0 or cfg.batch_size <= 0 or cfg.threads <= 0:
         raise UserError("steps, batch size and threads must be positive")
     return dataclasses.replace(
@@ -96,7 +104,7 @@ def build_method(cfg: TrainConfig):
 def build_model(cfg: TrainConfig, shape, num_classes: int):
     if cfg.model == "mlp":
         return MLP(shape, cfg.width, cfg.depth, num_classes, cfg.t_scale)
-    return DiT(shape, cfg.patch, cfg.dit_size, num_classes, cfg.t_scale)
+    return DiT(shape, cfg.patch, cfg.dit_size, num_classes, cfg.t_scale, cfg.conditioning)
 
 
 @dataclass
@@ -110,18 +118,20 @@ class Run:
     shape: tuple
     num_classes: int
     state: dict
+    main: bool = True  # False on the other ranks of a torchrun job (they print and save nothing)
 
 
 class Diverged(UserError):
     """The loss stopped being finite."""
 
 
-def _tensors(model, ema, opt, gen) -> dict:
+def _tensors(model, ema, opt, gen, rank_states=()) -> dict:
     out = {f"model.{k}": v for k, v in model.state_dict().items()}
     out.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
     for idx, st in opt.state_dict()["state"].items():
         out.update({f"opt.{idx}.{k}": torch.as_tensor(v) for k, v in st.items()})
     out["rng"] = gen.get_state()
+    out.update({f"rng.rank{r}": s for r, s in enumerate(rank_states)})  # torchrun: noise RNGs
     return out
 
 
@@ -158,26 +168,51 @@ def train(
         )
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    d = setup(cfg.device)
+    if cfg.amp and d.device.type != "cuda":
+        raise UserError(f"--amp (bf16 autocast) needs a CUDA device; this run is on {d.device}")
+    if cfg.batch_size % d.world:
+        raise UserError(f"--batch-size {cfg.batch_size} must divide by the {d.world} processes")
     split = load_dataset(cfg.data, cfg.n_train, cfg.seed, cfg.noise)
     if cfg.cond and split.train.labels is None:
-        raise UserError(f"--cond needs mode labels and '{cfg.data}' has none; drop --cond")
-    std = split.standardizer if cfg.standardize else Standardizer.identity(split.train.x.shape[1])
-    x = torch.from_numpy(std.encode(split.train.x))  # (N, D), standardized
-    labels = torch.from_numpy(split.train.labels) if cfg.cond else None
+        raise UserError(f"--cond needs class labels and '{cfg.data}' has none; drop --cond")
+    images = split.train.x.ndim > 2  # images are already in [-1, 1]: identity standardizer
+    std = split.standardizer if cfg.standardize or images else Standardizer.identity(2)
+    x = torch.from_numpy(std.encode(split.train.x)).to(d.device)  # (N, D) or (N, C, H, W)
+    labels = torch.from_numpy(split.train.labels).to(d.device) if cfg.cond else None
     num_classes = split.train.num_classes if cfg.cond else 0
     shape = tuple(x.shape[1:])
 
-    model = build_model(cfg, shape, num_classes)
-    ema = build_model(cfg, shape, num_classes).requires_grad_(False)
+    model = build_model(cfg, shape, num_classes).to(d.device)
+    ema = build_model(cfg, shape, num_classes).to(d.device).requires_grad_(False)
     ema.load_state_dict(model.state_dict())
     method = method or build_method(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)  # batches: the same stream on every rank
+    noise_gen = gen  # t and noise: one process keeps one stream (as before torchrun existed)
+    if d.active:
+        noise_gen = torch.Generator().manual_seed(cfg.seed + 7919 * (d.rank + 1))
     state = {"step": 0, "losses": [], "wall_s": 0.0, "running": []}
     if resume:
         tensors, state = load_checkpoint(out_dir)
         _restore(tensors, model, ema, opt, gen)
-    out_dir.mkdir(parents=True, exist_ok=True)
+        if d.active and f"rng.rank{d.rank}" in tensors:
+            noise_gen.set_state(tensors[f"rng.rank{d.rank}"])
+    net = model
+    if d.active:  # averages gradients over ranks; broadcasts rank 0's weights at the start
+        from torch.nn.parallel import DistributedDataParallel
+
+        net = DistributedDataParallel(
+            model, device_ids=[d.device] if d.device.type == "cuda" else None
+        )
+    shard = slice(d.rank * cfg.batch_size // d.world, (d.rank + 1) * cfg.batch_size // d.world)
+    autocast = (
+        (lambda: torch.autocast("cuda", dtype=torch.bfloat16))
+        if cfg.amp
+        else contextlib.nullcontext
+    )
+    if d.main:  # only rank 0 writes the run folder
+        out_dir.mkdir(parents=True, exist_ok=True)
     meta = {
         "train": dataclasses.asdict(cfg),
         "shape": list(shape),
@@ -185,37 +220,44 @@ def train(
         "standardizer": std.to_json(),
         "n_train": len(x),
     }
-    write_json(out_dir / "config.json", meta)  # on resume: records the new step budget
+    if d.main:
+        write_json(out_dir / "config.json", meta)  # on resume: records the new step budget
 
     saved_step = state["step"] if resume else None
 
-    def save():
+    def save():  # a collective under torchrun (every rank's noise RNG), written by rank 0
         nonlocal saved_step
-        save_checkpoint(out_dir, _tensors(model, ema, opt, gen), state)
+        ranks = gather_states(noise_gen.get_state(), d) if d.active else ()
+        if d.main:
+            save_checkpoint(out_dir, _tensors(model, ema, opt, gen, ranks), state)
         saved_step = state["step"]
 
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
     t0 = time.perf_counter() - state["wall_s"]
+    c0 = time.process_time() - state.get("cpu_s", 0.0)  # CPU time: fair on a shared machine
     state.setdefault("running", [])  # losses since the last log line, kept across a resume
     bar = tqdm(
         range(state["step"], cfg.steps),
         initial=state["step"],
         total=cfg.steps,
-        disable=None if progress else True,
+        disable=None if progress and d.main else True,
         mininterval=0.5,
         desc=f"{cfg.method}+{cfg.model}",
         dynamic_ncols=True,
     )
     for step in bar:
-        idx = torch.randint(0, len(x), (cfg.batch_size,), generator=gen)
+        idx = torch.randint(0, len(x), (cfg.batch_size,), generator=gen)  # the global batch
         y = None
         if labels is not None:  # drop labels to the null class for classifier-free guidance
-            y = labels[idx].clone()
-            y[torch.rand(len(idx), generator=gen) < cfg.p_uncond] = num_classes
+            y = labels[idx.to(d.device)].clone()
+            y[torch.rand(len(idx), generator=gen).to(d.device) < cfg.p_uncond] = num_classes
+            y = y[shard]
         for group in opt.param_groups:  # cosine decay to 0 over the run
             group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        loss = method.loss(model, x[idx], y, generator=gen)
-        if not torch.isfinite(loss):
+        with autocast():
+            loss = method.loss(net, x[idx[shard].to(d.device)], y, generator=noise_gen)
+        logged = mean_over_ranks(loss.detach().float(), d)  # the same value on every rank
+        if not torch.isfinite(logged):  # so every rank stops together: no one left waiting
             kept = (
                 f"The last good checkpoint (step {saved_step}) is kept in {out_dir}"
                 if saved_step is not None
@@ -231,21 +273,23 @@ def train(
         decay = min(cfg.ema_decay, (1 + step) / (10 + step))  # EMA warm-up
         with torch.no_grad():  # one fused call: a Python loop over tensors costs ~10% a step
             torch._foreach_lerp_(ema_params, model_params, 1 - decay)
-        state["running"].append(loss.item())
+        state["running"].append(logged.item())
         if (step + 1) % cfg.log_every == 0:
             state["losses"].append([step + 1, sum(state["running"]) / len(state["running"])])
             bar.set_postfix(loss=f"{state['losses'][-1][1]:.4f}")
             state["running"] = []
         state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
-        if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:
+        state["cpu_s"] = time.process_time() - c0
+        if d.main and cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:
             save_snapshot(out_dir, ema, step + 1)
             state.setdefault("snapshots", []).append([step + 1, state["wall_s"]])
         if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
             save()
     bar.close()
-    if state["step"] == 0 or not (out_dir / "state.json").exists():
+    if state["step"] == 0 or saved_step is None:
         save()
-    return Run(cfg, ema, method, std, shape, num_classes, state)
+    teardown(d)  # every rank is done: evaluation afterwards (rank 0 only) cannot deadlock
+    return Run(cfg, ema.cpu().eval(), method, std, shape, num_classes, state, d.main)
 
 
 # endregion

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import make_circles, make_moons
 
+from generative.continuous.image_data import IMAGE_SETS, is_image_spec, load_images
 from generative.errors import UserError, unknown_choice
 
 
@@ -183,13 +184,24 @@ HELDOUT_FRACTION = 0.2  # a user's file keeps this share back for evaluation
 
 
 def load_dataset(spec: str, n_train: int = 8000, seed: int = 0, noise=None) -> Split:
-    """A named toy set (fresh draws are the reference) or a user file (split 80/20, fixed seed)."""
+    """A named toy set (fresh draws are the reference), a user file, or images (a named set or a
+    PNG folder); files and images are split 80/20 with a fixed seed."""
+    if is_image_spec(spec):  # already in [-1, 1]: the identity map, one scalar for every pixel
+        x, labels, k = load_images(spec)
+        perm = np.random.default_rng(0).permutation(len(x))  # fixed: every run sees one split
+        n_held = max(1, int(round(HELDOUT_FRACTION * len(x))))
+        held, train = perm[:n_held], perm[n_held:]
+
+        def part(i):
+            return PointData(x[i], None if labels is None else labels[i], k)
+
+        return Split(part(train), part(held), Standardizer.identity(1))
     if spec in TOY:
         kwargs = {} if noise is None else {"noise": noise}
         train = make_toy(spec, n_train, seed, **kwargs)
         return Split(train, None, Standardizer.fit(train.x))
     if not Path(spec).exists():
-        raise unknown_choice("data set (and no such file)", spec, TOY)
+        raise unknown_choice("data set (and no such file)", spec, {**TOY, **IMAGE_SETS})
     x = load_points(spec)
     perm = np.random.default_rng(0).permutation(len(x))  # fixed: evaluate finds the same split
     n_held = max(1, int(round(HELDOUT_FRACTION * len(x))))

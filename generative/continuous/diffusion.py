@@ -79,7 +79,7 @@ class DDPM:
     def loss(self, net, x0, y=None, generator=None):
         """L_simple: uniform k, Gaussian noise, mean squared error on the chosen target."""
         k = torch.randint(0, self.T, (x0.shape[0],), generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)  # the CPU generator
         x_k = self.q_sample(x0, k, noise)
         abar = _bcast(self.alphas_cumprod[k], x0)
         if self.target == "eps":
@@ -88,7 +88,7 @@ class DDPM:
             target = x0
         else:  # v = sqrt(abar) eps - sqrt(1 - abar) x0 (Salimans & Ho)
             target = abar.sqrt() * noise - (1 - abar).sqrt() * x0
-        pred = net(x_k, self.net_time(k), y)
+        pred = net(x_k, self.net_time(k).to(x0.device), y)
         return (pred - target).pow(2).mean()
 
     # endregion
@@ -167,5 +167,5 @@ class DDPM:
 
 def _bcast(coef: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Reshape a per-sample coefficient (B,) to broadcast against x (B, ...), in x's dtype."""
-    coef = coef.to(like.dtype)
+    coef = coef.to(like.device, like.dtype)
     return coef.reshape(coef.shape + (1,) * (like.dim() - coef.dim()))

@@ -4,6 +4,11 @@ Inputs are cut into patches, each patch is one token (PatchEmbed is a single lin
 tokens attend to each other bidirectionally, and every block is modulated by c = embed(t) +
 embed(y). The same network takes images (B, C, H, W) and points (B, D): a D-vector is cut into
 D / patch tokens of `patch` numbers each.
+
+`conditioning` picks how c enters (the paper's ablation, lesson 08):
+    adaln_zero  shift/scale/gate from c, gates and output layer start at 0 (the default)
+    adaln       the same layers, Xavier-initialized like the rest: only the zero init differs
+    in_context  t and y embeddings appended as two extra tokens; plain pre-LN blocks
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from generative.continuous.embeddings import LabelEmbedder, TimestepEmbedder, co
 
 # size presets: name -> (hidden, depth, heads)
 DIT_SIZES = {"DiT-T": (64, 3, 4), "DiT-XS": (128, 4, 4), "DiT-S": (384, 12, 6)}
+CONDITIONINGS = ("adaln_zero", "adaln", "in_context")
 
 
 # region: patch-embed
@@ -57,22 +63,24 @@ def modulate(x, shift, scale):
 
 
 class DiTBlock(nn.Module):
-    """Attention and MLP, each wrapped in adaLN with a gate; gates start at 0 (identity block)."""
+    """Attention and MLP, each wrapped in adaLN with a gate; gates start at 0 (identity block).
+    With modulated=False: a plain pre-LN transformer block (for in-context conditioning)."""
 
-    def __init__(self, hidden: int, heads: int, mlp_ratio: float = 4.0):
+    def __init__(self, hidden: int, heads: int, mlp_ratio: float = 4.0, modulated: bool = True):
         super().__init__()
-        self.heads = heads
-        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.heads, self.modulated = heads, modulated
+        affine = not modulated  # without adaLN the norms keep their own learned affine
+        self.norm1 = nn.LayerNorm(hidden, elementwise_affine=affine, eps=1e-6)
         self.qkv, self.proj = nn.Linear(hidden, 3 * hidden), nn.Linear(hidden, hidden)
-        self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.norm2 = nn.LayerNorm(hidden, elementwise_affine=affine, eps=1e-6)
         mlp_hidden = int(hidden * mlp_ratio)
         self.mlp = nn.Sequential(
             nn.Linear(hidden, mlp_hidden),
             nn.GELU(approximate="tanh"),
             nn.Linear(mlp_hidden, hidden),
         )
-        # c -> (shift, scale, gate) for attention and for the MLP: six vectors
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
+        if modulated:  # c -> (shift, scale, gate) for attention and for the MLP: six vectors
+            self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 6 * hidden))
 
     def attn(self, x):
         B, N, D = x.shape
@@ -81,21 +89,28 @@ class DiTBlock(nn.Module):
         return self.proj(out.transpose(1, 2).reshape(B, N, D))  # (B, N, D)
 
     def forward(self, x, c):
+        if not self.modulated:
+            x = x + self.attn(self.norm1(x))
+            return x + self.mlp(self.norm2(x))
         s1, sc1, g1, s2, sc2, g2 = self.adaLN_modulation(c).chunk(6, dim=1)
         x = x + g1[:, None] * self.attn(modulate(self.norm1(x), s1, sc1))
         return x + g2[:, None] * self.mlp(modulate(self.norm2(x), s2, sc2))
 
 
 class FinalLayer(nn.Module):
-    """adaLN then a linear map from each token back to its patch's values."""
+    """adaLN (or a plain LayerNorm) then a linear map from each token back to its patch."""
 
-    def __init__(self, hidden: int, patch_dim: int):
+    def __init__(self, hidden: int, patch_dim: int, modulated: bool = True):
         super().__init__()
-        self.norm_final = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
+        self.modulated = modulated
+        self.norm_final = nn.LayerNorm(hidden, elementwise_affine=not modulated, eps=1e-6)
         self.linear = nn.Linear(hidden, patch_dim)
-        self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
+        if modulated:
+            self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 2 * hidden))
 
     def forward(self, x, c):
+        if not self.modulated:
+            return self.linear(self.norm_final(x))  # (B, N, patch_dim)
         shift, scale = self.adaLN_modulation(c).chunk(2, dim=1)
         return self.linear(modulate(self.norm_final(x), shift, scale))  # (B, N, patch_dim)
 
@@ -106,23 +121,37 @@ class FinalLayer(nn.Module):
 class DiT(nn.Module):
     """Patchify -> + position -> N adaLN-Zero blocks -> final layer -> unpatchify."""
 
-    def __init__(self, shape, patch=1, size="DiT-XS", num_classes=0, t_scale=1000.0):
+    def __init__(
+        self,
+        shape,
+        patch=1,
+        size="DiT-XS",
+        num_classes=0,
+        t_scale=1000.0,
+        conditioning="adaln_zero",
+    ):
         super().__init__()
+        assert conditioning in CONDITIONINGS, f"conditioning {conditioning} not in {CONDITIONINGS}"
         hidden, depth, heads = DIT_SIZES[size]
+        self.conditioning = conditioning
+        modulated = conditioning != "in_context"
         self.shape = tuple(shape)
         self.x_embedder = PatchEmbed(self.shape, patch, hidden)
         self.pos_embed = nn.Parameter(torch.zeros(1, self.x_embedder.num_tokens, hidden))
         self.t_embedder = TimestepEmbedder(hidden, t_scale=t_scale)
         self.y_embedder = LabelEmbedder(num_classes, hidden) if num_classes else None
-        self.blocks = nn.ModuleList(DiTBlock(hidden, heads) for _ in range(depth))
+        self.blocks = nn.ModuleList(
+            DiTBlock(hidden, heads, modulated=modulated) for _ in range(depth)
+        )
         patch_dim = self.x_embedder.proj.in_features
-        self.final_layer = FinalLayer(hidden, patch_dim)
+        self.final_layer = FinalLayer(hidden, patch_dim, modulated)
         self.initialize_weights()
 
     # region: zero-init
     def initialize_weights(self):
         """Xavier everywhere, then zero the modulation and output layers: at init every block
-        is the identity and the whole network outputs exactly 0."""
+        is the identity and the whole network outputs exactly 0. Only adaLN-Zero zeroes the
+        modulation; in-context keeps the zero output layer (its blocks have no gates)."""
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
@@ -132,11 +161,14 @@ class DiT(nn.Module):
             nn.init.normal_(mlp.weight, std=0.02)
         if self.y_embedder is not None:
             nn.init.normal_(self.y_embedder.table.weight, std=0.02)
-        for block in self.blocks:
-            nn.init.zeros_(block.adaLN_modulation[-1].weight)
-            nn.init.zeros_(block.adaLN_modulation[-1].bias)
-        nn.init.zeros_(self.final_layer.adaLN_modulation[-1].weight)
-        nn.init.zeros_(self.final_layer.adaLN_modulation[-1].bias)
+        if self.conditioning == "adaln":
+            return  # the ablation: modulation and output layer keep their Xavier init
+        if self.conditioning == "adaln_zero":
+            for layer in [b.adaLN_modulation[-1] for b in self.blocks] + [
+                self.final_layer.adaLN_modulation[-1]
+            ]:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
         nn.init.zeros_(self.final_layer.linear.weight)
         nn.init.zeros_(self.final_layer.linear.bias)
 
@@ -154,8 +186,21 @@ class DiT(nn.Module):
         return x.reshape(B, C, H, W)
 
     def forward(self, x, t, y=None):
-        c = condition(self.t_embedder, self.y_embedder, t, y)  # (B, hidden)
         h = self.x_embedder(x) + self.pos_embed  # (B, N, hidden)
+        if self.conditioning == "in_context":
+            return self.unpatchify(self._in_context(h, t, y))
+        c = condition(self.t_embedder, self.y_embedder, t, y)  # (B, hidden)
         for block in self.blocks:
             h = block(h, c)
         return self.unpatchify(self.final_layer(h, c))
+
+    def _in_context(self, h, t, y):
+        """t and y (the null label when absent) as two extra tokens, dropped after the blocks."""
+        cond = [self.t_embedder(t)]
+        if self.y_embedder is not None:
+            null = torch.full((t.shape[0],), self.y_embedder.num_classes, device=t.device)
+            cond.append(self.y_embedder(null if y is None else y))
+        h = torch.cat([h, torch.stack(cond, dim=1)], dim=1)  # (B, N + 1 or 2, hidden)
+        for block in self.blocks:
+            h = block(h, None)
+        return self.final_layer(h[:, : self.x_embedder.num_tokens], None)  # (B, N, patch_dim)

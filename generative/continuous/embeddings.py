@@ -53,6 +53,6 @@ def condition(t_embedder, y_embedder, t, y):
     c = t_embedder(t)
     if y_embedder is not None:
         if y is None:
-            y = torch.full((t.shape[0],), y_embedder.num_classes, dtype=torch.long)
+            y = torch.full((t.shape[0],), y_embedder.num_classes, dtype=torch.long, device=t.device)
         c = c + y_embedder(y)
     return c

@@ -17,7 +17,7 @@ from generative.errors import unknown_choice
 
 def _col(c: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """(B,) coefficient -> (B, 1, ...) to broadcast against x, in x's dtype."""
-    c = c.to(like.dtype)
+    c = c.to(like.device, like.dtype)
     return c.reshape(c.shape + (1,) * (like.dim() - c.dim()))
 
 
@@ -111,10 +111,10 @@ def make_path(name: str) -> AffinePath:
 def cfm_loss(net, path: AffinePath, x1, y=None, generator=None):
     """Conditional flow matching: regress the network on the conditional velocity. Its minimiser
     is the conditional expectation E[u_t | x_t], which is the marginal velocity field."""
-    x0 = torch.randn(x1.shape, generator=generator)
+    x0 = torch.randn(x1.shape, generator=generator).to(x1.device)  # drawn on the CPU generator
     t = torch.rand(x1.shape[0], generator=generator)
     x_t, u_t = path.sample(x0, x1, t)
-    return (net(x_t, t, y) - u_t).pow(2).mean()
+    return (net(x_t, t.to(x1.device), y) - u_t).pow(2).mean()
 
 
 # endregion
