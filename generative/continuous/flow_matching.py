@@ -56,6 +56,7 @@ class AffinePath:
     # endregion
 
 
+# region: linear-path
 class LinearPath(AffinePath):
     """The straight line (rectified flow / OT-CFM with sigma_min = 0): alpha = t, sigma = 1 - t."""
 
@@ -63,6 +64,9 @@ class LinearPath(AffinePath):
         t = torch.as_tensor(t, dtype=torch.float64)
         one = torch.ones_like(t)
         return t, 1 - t, one, -one
+
+
+# endregion
 
 
 class VPPath(AffinePath):
