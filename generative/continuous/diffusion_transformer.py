@@ -153,9 +153,12 @@ class DiT(nn.Module):
         )  # (B, C, h, p, w, p)
         return x.reshape(B, C, H, W)
 
+    # region: dit-forward
     def forward(self, x, t, y=None):
         c = condition(self.t_embedder, self.y_embedder, t, y)  # (B, hidden)
         h = self.x_embedder(x) + self.pos_embed  # (B, N, hidden)
         for block in self.blocks:
             h = block(h, c)
         return self.unpatchify(self.final_layer(h, c))
+
+    # endregion

@@ -69,6 +69,7 @@ class LinearPath(AffinePath):
 # endregion
 
 
+# region: vp-path
 class VPPath(AffinePath):
     """Variance preserving: alpha^2 + sigma^2 = 1. By default the trigonometric path
     alpha = sin(pi t / 2), sigma = cos(pi t / 2); `from_alphas_cumprod` gives DDPM's own path."""
@@ -100,6 +101,9 @@ class VPPath(AffinePath):
         abar = la.exp()
         a, s = abar.sqrt(), (1 - abar).sqrt()
         return a, s, 0.5 * a * dla, -0.5 * abar * dla / s
+
+
+# endregion
 
 
 PATHS = {"linear": LinearPath, "vp": VPPath}
