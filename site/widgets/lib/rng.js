@@ -30,8 +30,8 @@ export function makeRng(seed = 0) {
   return { uniform, normal, normals };
 }
 
-/** Two interleaving half-circles with Gaussian noise, standardized per axis like the package. */
-export function moons(n, noise = 0.05, seed = 0) {
+/** Two interleaving half-circles with Gaussian noise (sklearn's make_moons, raw coordinates). */
+export function rawMoons(n, noise = 0.05, seed = 0) {
   const rng = makeRng(seed);
   const nUpper = Math.floor(n / 2);
   const pts = [];
@@ -43,7 +43,12 @@ export function moons(n, noise = 0.05, seed = 0) {
     const p = upper ? [Math.cos(a), Math.sin(a)] : [1 - Math.cos(a), 0.5 - Math.sin(a)];
     pts.push([p[0] + noise * rng.normal(), p[1] + noise * rng.normal()]);
   }
-  return standardize(pts);
+  return pts;
+}
+
+/** The moons standardized per axis, the coordinates every model of the course trains in. */
+export function moons(n, noise = 0.05, seed = 0) {
+  return standardize(rawMoons(n, noise, seed));
 }
 
 /** Per-axis zero mean and unit standard deviation (the package's coordinates). */

@@ -10,6 +10,7 @@ export function slider(parent, { name, label, min, max, step, value, format = (v
   const out = document.createElement("output");
   const sync = () => (out.textContent = format(Number(input.value)));
   input.addEventListener("input", sync);
+  input.addEventListener("sync", sync); // a widget changed the value or range itself
   sync();
   wrap.append(`${label} `, input, out);
   parent.appendChild(wrap);
