@@ -12,17 +12,12 @@ import math
 
 import pytest
 import torch
-from browser_harness import (  # noqa: F401 (fixtures)
+from browser_harness import (
     ARTIFACTS,
     DESKTOP,
     PHONE,
-    ROOT,
-    browser,
-    built_site,
     lesson_sources,
     load_site_module,
-    open_page,
-    site_url,
 )
 
 from generative.continuous.diffusion import DDPM
@@ -34,7 +29,7 @@ FIXTURE_PAGE = "98-fixture.html"
 
 
 @pytest.mark.parametrize("page_name", PAGES)
-def test_page_loads_clean_offline_and_fits_a_phone(open_page, page_name):  # noqa: F811
+def test_page_loads_clean_offline_and_fits_a_phone(open_page, page_name):
     ARTIFACTS.mkdir(exist_ok=True)
     stem = page_name.removesuffix(".html")
     for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
@@ -49,7 +44,7 @@ def test_page_loads_clean_offline_and_fits_a_phone(open_page, page_name):  # noq
         page.screenshot(path=str(ARTIFACTS / f"{stem}-{label}.png"), full_page=True)
 
 
-def test_index_lists_every_lesson_with_reading_time(open_page, built_site):  # noqa: F811
+def test_index_lists_every_lesson_with_reading_time(open_page, built_site):
     page = open_page("index.html").page
     items = page.locator(".lesson-list li")
     assert items.count() == len(built_site.lessons)
@@ -58,7 +53,7 @@ def test_index_lists_every_lesson_with_reading_time(open_page, built_site):  # n
         assert f"{lesson.minutes} min" in items.nth(i).inner_text()
 
 
-def test_prev_next_walk_the_lessons_in_order(open_page, built_site):  # noqa: F811
+def test_prev_next_walk_the_lessons_in_order(open_page, built_site):
     hrefs = [x.href for x in built_site.lessons]
     for i, href in enumerate(hrefs):
         page = open_page(href).page
@@ -72,7 +67,7 @@ def _widget_pages(built):
     return [x.href for x in built.lessons if 'data-widget="' in x.html]
 
 
-def test_every_widget_follows_every_knob_and_has_a_failure_button(open_page, built_site):  # noqa: F811
+def test_every_widget_follows_every_knob_and_has_a_failure_button(open_page, built_site):
     seen = set()
     for href in _widget_pages(built_site):
         probe = open_page(href)
@@ -119,7 +114,7 @@ def _eval(probe, module: str, body: str):
 
 @pytest.mark.parametrize("schedule", ["linear", "cosine"])
 @pytest.mark.parametrize("T", [1000, 50])
-def test_js_schedules_match_torch(open_page, schedule, T):  # noqa: F811
+def test_js_schedules_match_torch(open_page, schedule, T):
     probe = open_page(FIXTURE_PAGE)
     names = ["betas", "alphas_cumprod", "alphas_cumprod_prev", "posterior_variance",
              "posterior_mean_coef1", "posterior_mean_coef2"]  # fmt: skip
@@ -138,7 +133,7 @@ def test_js_schedules_match_torch(open_page, schedule, T):  # noqa: F811
         assert got == ddpm.respaced(steps).tolist()
 
 
-def test_js_paths_and_conversions_match_torch(open_page):  # noqa: F811
+def test_js_paths_and_conversions_match_torch(open_page):
     probe = open_page(FIXTURE_PAGE)
     gen = torch.Generator().manual_seed(0)
     x0, x1 = (
@@ -182,7 +177,7 @@ def test_js_paths_and_conversions_match_torch(open_page):  # noqa: F811
         close([g["back"]["eps"] for g in got], eps_hat)
 
 
-def test_js_exact_field_matches_torch(open_page):  # noqa: F811
+def test_js_exact_field_matches_torch(open_page):
     probe = open_page(FIXTURE_PAGE)
     gen = torch.Generator().manual_seed(1)
     data = torch.randn(50, 2, generator=gen, dtype=torch.float64)
