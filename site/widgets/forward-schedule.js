@@ -16,7 +16,7 @@ export function mount(root) {
   button(knobs, { action: "failure", label: "failure: linear, T = 50" }).addEventListener("click", () =>
     setKnobs(root, { schedule: "linear", T: 50, k: 49 }),
   );
-  const scatter = new Plot(makeCanvas(stage, { aspect: 0.7, label: "the noised cloud x_k" }), { xlim: [-3.2, 3.2], ylim: [-2.24, 2.24] });
+  const scatter = new Plot(makeCanvas(stage, { aspect: 0.7, label: "the noised cloud x_k" }), { xlim: [-3.5, 3.5], ylim: [-2.45, 2.45] });
   const curve = new Plot(makeCanvas(stage, { aspect: 0.3, label: "alpha-bar over the chain" }), { xlim: [0, 1], ylim: [0, 1] });
   const x0 = moons(N, 0.05, 2);
   const eps = makeRng(11).normals(N, 2);
@@ -35,12 +35,11 @@ export function mount(root) {
     scatter.fit().axes();
     scatter.points(x0, { color: COLORS.data, r: 1.2, alpha: 0.2 });
     scatter.points(xk, { color: COLORS.path, r: 2 });
-    scatter.text(`k = ${kv} of ${Tv}`, [scatter.xlim[0], scatter.ylim[1]], { dx: 8, dy: 14, align: "left" });
+    scatter.text(`k = ${kv} of ${Tv}`, [scatter.xlim[1], scatter.ylim[1]], { dx: -6, dy: 14, align: "right" });
     curve.xlim = [0, Tv - 1 || 1];
-    curve.fit().axes({ xlabel: "k" });
+    curve.fit().axes({ xlabel: "k", ylabel: "ᾱ_k" });
     curve.line(Array.from(c.alphas_cumprod, (a, i) => [i, a]), { color: COLORS.path, width: 2 });
     curve.points([[kv, abar]], { color: COLORS.data, r: 4, alpha: 1 });
-    curve.text("ᾱ", [0, 1], { dx: 6, dy: 12, align: "left" });
     const end = c.alphas_cumprod[Tv - 1];
     const std = Math.sqrt(xk.flat().reduce((a, v) => a + v * v, 0) / (2 * N));
     readout.textContent = `ᾱ_k = ${abar.toPrecision(3)}; at the end of the chain ᾱ = ${end.toPrecision(3)} (signal kept: ${Math.sqrt(end).toPrecision(2)})`;

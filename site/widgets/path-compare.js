@@ -29,7 +29,7 @@ function rms(pts) {
 export function mount(root) {
   const { knobs, stage, readout } = frame(root, "Linear vs VP: the same particles, two paths");
   const t = slider(knobs, { name: "t", label: "t", min: 0, max: 1, step: 0.01, value: 0.5, format: (v) => v.toFixed(2) });
-  const steps = slider(knobs, { name: "steps", label: "Euler steps (0: exact)", min: 0, max: 16, step: 1, value: 0 });
+  const steps = slider(knobs, { name: "steps", label: "Euler steps", min: 0, max: 16, step: 1, value: 0, format: (v) => (v ? String(v) : "exact") });
   const traces = slider(knobs, { name: "traces", label: "traces", min: 0, max: 60, step: 10, value: 30 });
   button(knobs, { action: "failure", label: "failure: one Euler step" }).addEventListener("click", () =>
     setKnobs(root, { steps: 1, t: 1 }),

@@ -31,9 +31,10 @@ export function mount(root) {
     plot.ylim = [-reach * 0.75, reach * 0.75];
     plot.fit().axes();
     if (lines.checked) x1.forEach((p, i) => plot.segment(x0[i], p, { color: COLORS.grid }));
+    plot.points(x0, { color: COLORS.noise, r: 1.2, alpha: 0.35 });
     plot.points(x1, { color: COLORS.data, r: 1.5, alpha: 0.35 });
     plot.points(xt, { color: COLORS.path, r: 2.2 });
-    plot.text(`t = ${tv.toFixed(2)}`, [plot.xlim[0], plot.ylim[1]], { dx: 8, dy: 14, align: "left" });
+    plot.text(`t = ${tv.toFixed(2)}`, [plot.xlim[1], plot.ylim[1]], { dx: -6, dy: 14, align: "right" });
     const speed = x1.reduce((acc, p, i) => acc + Math.hypot(p[0] - x0[i][0], p[1] - x0[i][1]), 0) / N;
     const dataStd = Math.sqrt(x1.flat().reduce((a, v) => a + v * v, 0) / (2 * N));
     readout.textContent = `mean speed |x1 - x0| = ${speed.toFixed(2)}; data RMS ${dataStd.toFixed(2)} vs noise 1.00`;

@@ -40,7 +40,7 @@ export function mount(root) {
     setKnobs(root, { angle: 10, bandwidth: 0.25 }),
   );
   const plot = new Plot(makeCanvas(stage, { aspect: 0.8, label: "stacked slices of p_t" }), { xlim: [0, 1], ylim: [0, 1], pad: 10 });
-  const inset = new Plot(makeCanvas(stage, { aspect: 0.25, label: "the data and the projection axis" }), { xlim: [-6, 6], ylim: [-1.5, 1.5], pad: 4 });
+  const inset = new Plot(makeCanvas(stage, { aspect: 0.35, label: "the data and the projection axis" }), { xlim: [-6, 6], ylim: [-2.1, 2.1], pad: 4 });
 
   function draw() {
     const a = (Number(angle.value) * Math.PI) / 180;
@@ -70,7 +70,9 @@ export function mount(root) {
       plot.segment(base[0], base[1], { color: COLORS.grid });
     }
     plot.text("t = 0 (noise)", toView(0, 0, 0), { dx: 4, dy: 14, align: "left", color: COLORS.noise });
-    plot.text("t = 1 (data)", toView(n - 1, GRID.length - 1, 0), { dx: -4, dy: -6, align: "right", color: COLORS.data });
+    plot.text("t = 1 (data)", toView(n - 1, 0, 0), { dx: -2, dy: -4, align: "left", color: COLORS.data });
+    plot.arrow(toView(0, GRID.length - 1, 0), [depth[0], depth[1]], { color: COLORS.noise });
+    plot.text("t", toView(n - 1, GRID.length - 1, 0), { dx: -6, dy: 16, color: COLORS.noise });
     inset.fit();
     inset.points(DATA, { color: COLORS.data, r: 1.2, alpha: 0.5 });
     inset.arrow([-2.5 * u[0], -2.5 * u[1]], [5 * u[0], 5 * u[1]], { color: COLORS.path, width: 1.5 });

@@ -67,10 +67,12 @@ export class Plot {
     const f = (v) => String(Number(v.toPrecision(3)));
     this.text(f(xlim[0]), [xlim[0], ylim[0]], { dy: 14, align: "left" });
     this.text(f(xlim[1]), [xlim[1], ylim[0]], { dy: 14, align: "right" });
-    this.text(f(ylim[0]), [xlim[0], ylim[0]], { dx: -4, align: "right" });
-    this.text(f(ylim[1]), [xlim[0], ylim[1]], { dx: -4, dy: 8, align: "right" });
+    // y tick labels sit inside the frame: a narrow phone canvas has no margin to spare
+    const muted = { color: "#868e96", size: 11, align: "left", dx: 3 };
+    this.text(f(ylim[0]), [xlim[0], ylim[0]], { ...muted, dy: -3 });
+    this.text(f(ylim[1]), [xlim[0], ylim[1]], { ...muted, dy: 11 });
     if (xlabel) this.text(xlabel, [(xlim[0] + xlim[1]) / 2, ylim[0]], { dy: 14 });
-    if (ylabel) this.text(ylabel, [xlim[0], (ylim[0] + ylim[1]) / 2], { dx: -4, align: "right" });
+    if (ylabel) this.text(ylabel, [xlim[0], (ylim[0] + ylim[1]) / 2], { ...muted, dy: 4 });
   }
 
   /** Dots at each [x, y]; color may be a string or a function of the point's index. */
