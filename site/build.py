@@ -25,6 +25,7 @@ from pathlib import Path
 
 import jinja2
 from markdown_it import MarkdownIt
+from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -137,6 +138,7 @@ def _fence(self, tokens, idx, options, env) -> str:
 def make_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark").enable("table")
     md.use(dollarmath_plugin, allow_space=True, double_inline=True)
+    md.use(anchors_plugin, min_level=2, max_level=3)  # id="..." on h2/h3: links to a section
     md.add_render_rule("fence", _fence)
     return md
 
