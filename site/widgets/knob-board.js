@@ -34,8 +34,11 @@ export async function mount(root) {
   const steps = slider(knobs, { name: "steps", label: "steps", min: 2, max: 100, step: 1, value: 32 });
   const label = select(knobs, { name: "label", label: "guide to", options: ["0", "1"], value: "0", labels: MOONS });
   const weight = slider(knobs, { name: "guidance", label: "guidance w", min: 0, max: 8, step: 0.5, value: 1 });
-  button(knobs, { action: "failure", label: "failure: t_scale = 1" }).addEventListener("click", () =>
-    setKnobs(root, { schedule: "linear", target: "eps", t_scale: "1", sampler: "ddim", steps: 32 }),
+  // cosine betas end at alpha-bar = 2e-9 (beta clipped at 0.999), where x0-hat =
+  // (x - sqrt(1 - abar) eps-hat) / sqrt(abar) multiplies the eps-net's error by 2e4. DDIM carries
+  // the first jump's error along deterministically; the ancestral chain's fresh noise washes it out
+  button(knobs, { action: "failure", label: "failure: cosine + eps + DDIM" }).addEventListener("click", () =>
+    setKnobs(root, { schedule: "cosine", target: "eps", t_scale: "1000", sampler: "ddim", steps: 32 }),
   );
   const left = new Plot(makeCanvas(stage, { aspect: 0.75, label: "DDPM samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
   const right = new Plot(makeCanvas(stage, { aspect: 0.75, label: "guided samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });

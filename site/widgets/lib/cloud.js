@@ -26,15 +26,40 @@ export function drawReference(plot, ref) {
   drawCloud(plot, ref.flat, ref.n, { color: COLORS.data, size: 1.6, alpha: 0.25 });
 }
 
-/** The baked reference as flat arrays: {flat, labels, n, numClasses}. */
+/** The baked reference as flat arrays {flat, labels, n, numClasses}, with the points binned in
+ * OFF_DATA-sized cells: any point within OFF_DATA of a sample lies in the 3 x 3 cells around it. */
 export function reference(baked) {
   const n = baked.points.length;
-  return {
-    n,
-    flat: Float64Array.from(baked.points.flat()),
-    labels: Int32Array.from(baked.labels),
-    numClasses: Math.max(...baked.labels) + 1,
+  const flat = Float64Array.from(baked.points.flat());
+  const cells = new Map();
+  for (let j = 0; j < n; j++) {
+    const key = cellKey(Math.floor(flat[2 * j] / OFF_DATA), Math.floor(flat[2 * j + 1] / OFF_DATA));
+    if (!cells.has(key)) cells.set(key, []);
+    cells.get(key).push(j);
+  }
+  return { n, flat, labels: Int32Array.from(baked.labels), numClasses: Math.max(...baked.labels) + 1, cells };
+}
+
+const cellKey = (i, j) => (i + 4096) * 8192 + (j + 4096);
+
+/** The nearest reference point to (x, y): its squared distance and label. Exact: the 3 x 3
+ * cells first; only a sample farther than OFF_DATA from all of them scans every point. */
+function nearest(ref, x, y) {
+  let best = Infinity;
+  let label = 0;
+  const visit = (j) => {
+    const dx = x - ref.flat[2 * j];
+    const dy = y - ref.flat[2 * j + 1];
+    const d = dx * dx + dy * dy;
+    if (d < best) [best, label] = [d, ref.labels[j]];
   };
+  const ci = Math.floor(x / OFF_DATA);
+  const cj = Math.floor(y / OFF_DATA);
+  if (Math.abs(ci) < 4000 && Math.abs(cj) < 4000) {
+    for (let di = -1; di <= 1; di++) for (let dj = -1; dj <= 1; dj++) ref.cells.get(cellKey(ci + di, cj + dj))?.forEach(visit);
+  }
+  if (best > OFF_DATA * OFF_DATA) for (let j = 0; j < ref.n; j++) visit(j);
+  return { best, label };
 }
 
 /** Share of samples farther than OFF_DATA from every reference point, share nearest each
@@ -53,17 +78,7 @@ export function score(xs, n, ref) {
     }
     finite++;
     sq += x * x + y * y;
-    let best = Infinity;
-    let label = 0;
-    for (let j = 0; j < ref.n; j++) {
-      const dx = x - ref.flat[2 * j];
-      const dy = y - ref.flat[2 * j + 1];
-      const d = dx * dx + dy * dy;
-      if (d < best) {
-        best = d;
-        label = ref.labels[j];
-      }
-    }
+    const { best, label } = nearest(ref, x, y);
     if (best > OFF_DATA * OFF_DATA) off++;
     mass[label]++;
   }

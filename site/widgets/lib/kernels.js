@@ -111,6 +111,43 @@ function dense(G) {
   return { params: 8, locals: [[6, I32], [G + 1, V128]], body: [...forLoop(8, 6, 1, pBody), ...op.end] };
 }
 
+/** dense2(inp, K, wt, b, out, J, N, accumulate): as dense(G), two rows per pass so each weight
+ * vector loaded serves both (N even). */
+function dense2(G) {
+  // locals 8 p, 9 j, 10 k, 11 inpRow0, 12 outRow0, 13 wtPtr, 14 inpRow1, 15 outRow1,
+  // v128: 16..16+2G-1 acc (row 0 then row 1), then x0, x1, w
+  const acc = (r, g) => 16 + r * G + g;
+  const [x0, x1, w] = [16 + 2 * G, 17 + 2 * G, 18 + 2 * G];
+  const kBody = [
+    addr(11, 10), op["f32.load"], op["f32x4.splat"], set(x0),
+    addr(14, 10), op["f32.load"], op["f32x4.splat"], set(x1),
+    ...Array.from({ length: G }, (_, g) => [
+      get(13), op["v128.load"](16 * g), set(w),
+      get(acc(0, g)), get(x0), get(w), op["f32x4.mul"], op["f32x4.add"], set(acc(0, g)),
+      get(acc(1, g)), get(x1), get(w), op["f32x4.mul"], op["f32x4.add"], set(acc(1, g)),
+    ]),
+    addr(13, 5), set(13),
+  ].flat(2);
+  const rows = [[0, 12], [1, 15]];
+  const jBody = [
+    ...rows.flatMap(([r]) => Array.from({ length: G }, (_, g) => [addr(3, 9), op["v128.load"](16 * g), set(acc(r, g))])),
+    addr(2, 9), set(13),
+    forLoop(10, 1, 1, kBody),
+    ...rows.flatMap(([r, row]) => Array.from({ length: G }, (_, g) => [
+      get(7), op.if, get(acc(r, g)), addr(row, 9), op["v128.load"](16 * g), op["f32x4.add"], set(acc(r, g)), op.end,
+      addr(row, 9), get(acc(r, g)), op["v128.store"](16 * g),
+    ])),
+  ].flat(2);
+  const pBody = [
+    get(0), get(8), get(1), op["i32.mul"], i32(4), op["i32.mul"], op["i32.add"], set(11),
+    get(11), get(1), i32(4), op["i32.mul"], op["i32.add"], set(14),
+    get(4), get(8), get(5), op["i32.mul"], i32(4), op["i32.mul"], op["i32.add"], set(12),
+    get(12), get(5), i32(4), op["i32.mul"], op["i32.add"], set(15),
+    forLoop(9, 5, 4 * G, jBody),
+  ].flat();
+  return { params: 8, locals: [[8, I32], [2 * G + 3, V128]], body: [...forLoop(8, 6, 2, pBody), ...op.end] };
+}
+
 /** silu(src, dst, n): dst = src * sigmoid(src), n a multiple of 4. exp(-x) = 2^y with
  * y = -x log2(e) clamped to +-126: 2^round(y) built in the exponent bits, 2^(y - round(y)) by a
  * degree-7 Taylor polynomial (relative error ~1e-9, below float32's own). */
@@ -165,6 +202,7 @@ function assemble(fns) {
 const FUNCTIONS = [
   { name: "dense4", ...dense(1) },
   { name: "dense16", ...dense(4) },
+  { name: "dense16x2", ...dense2(4) },
   { name: "silu", ...silu() },
 ];
 

@@ -130,7 +130,7 @@ class FastMLP {
     this.W = W;
     this.D = D;
     this.outCols = 4; // the output layer padded to one SIMD vector of columns
-    this.dense = W % 16 === 0 ? "dense16" : "dense4";
+    this.dense = W % 16 === 0 ? "dense16x2" : "dense4"; // x2: two rows per pass (n padded to even)
     const transposed = (Wt, J, K, cols = J) => {
       const m = new Float32Array(K * cols); // (K, cols), zero columns past J
       for (let j = 0; j < J; j++) for (let k = 0; k < K; k++) m[k * cols + j] = Wt[j * K + k];
@@ -172,24 +172,26 @@ class FastMLP {
 
   forward(x, n, c, out) {
     const { W, D, outCols } = this;
-    if (n > this.capacity) this.allocate(Math.max(n, 2 * this.capacity));
+    const rows = n + (n % 2); // an even row count for the two-row kernel; the pad row is ignored
+    if (rows > this.capacity) this.allocate(Math.max(rows, 2 * this.capacity));
     const { at, f } = this;
     f.set(x.subarray(0, n * D), at.X / 4); // float32, as torch holds x
+    f.fill(0, at.X / 4 + n * D, at.X / 4 + rows * D);
     for (let i = 0; i < this.depth; i++) {
       const cb = at[`cb_${i}`] / 4;
       const b1 = this.b1[i];
       for (let j = 0; j < W; j++) f[cb + j] = b1[j] + c[j];
     }
     const dense = this.k[this.dense];
-    this.k.dense4(at.X, D, at.inp, at.inpB, at.H, W, n, 0);
+    this.k.dense4(at.X, D, at.inp, at.inpB, at.H, W, rows, 0);
     for (let i = 0; i < this.depth; i++) {
-      this.k.silu(at.H, at.A, n * W);
-      dense(at.A, W, at[`W1_${i}`], at[`cb_${i}`], at.U, W, n, 0);
-      this.k.silu(at.U, at.U, n * W);
-      dense(at.U, W, at[`W2_${i}`], at[`b2_${i}`], at.H, W, n, 1); // h += fc2(...)
+      this.k.silu(at.H, at.A, rows * W);
+      dense(at.A, W, at[`W1_${i}`], at[`cb_${i}`], at.U, W, rows, 0);
+      this.k.silu(at.U, at.U, rows * W);
+      dense(at.U, W, at[`W2_${i}`], at[`b2_${i}`], at.H, W, rows, 1); // h += fc2(...)
     }
-    this.k.silu(at.H, at.A, n * W);
-    this.k.dense4(at.A, W, at.out, at.outB, at.O, outCols, n, 0);
+    this.k.silu(at.H, at.A, rows * W);
+    this.k.dense4(at.A, W, at.out, at.outB, at.O, outCols, rows, 0);
     const O = at.O / 4;
     for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) out[i * D + d] = f[O + i * outCols + d];
     return out;
