@@ -164,6 +164,9 @@ def open_page(browser, site_url):
     def _open(path: str, viewport=DESKTOP) -> Probe:
         ctx = browser.new_context(viewport=viewport)
         contexts.append(ctx)
+        # the network is cut: anything but the server's origin is aborted (and recorded below)
+        local = lambda r: r.continue_() if r.request.url.startswith(site_url) else r.abort()  # noqa: E731
+        ctx.route("**/*", local)
         page = ctx.new_page()
         probe = Probe(page, site_url)
         page.on("console", lambda m: m.type == "error" and probe.errors.append(m.text))

@@ -45,6 +45,13 @@ def test_page_loads_clean_offline_and_fits_a_phone(open_page, page_name):
         page.screenshot(path=str(ARTIFACTS / f"{stem}-{label}.png"), full_page=True)
 
 
+def test_the_harness_sees_an_offsite_request(open_page):
+    """The offline check can fail: a request elsewhere is recorded (and aborted, not sent)."""
+    probe = open_page("index.html")
+    probe.page.evaluate("() => fetch('http://example.com/x.png').catch(() => null)")
+    assert probe.offsite() == ["http://example.com/x.png"]
+
+
 def test_index_lists_every_lesson_with_reading_time(open_page, built_site):
     page = open_page("index.html").page
     items = page.locator(".lesson-list li")
