@@ -32,7 +32,7 @@ export async function mount(root) {
   const sampler = select(knobs, { name: "sampler", label: "sampler", options: samplers, value: "ancestral" });
   const steps = select(knobs, { name: "steps", label: "steps", options: stepList.map(String), value: String(stepList[1]) });
   button(knobs, { action: "failure", label: "failure: DDIM on the DiT" }).addEventListener("click", () =>
-    setKnobs(root, { sampler: "ddim", steps: String(stepList.at(-1)), snapshot: snapshots.at(-1) }),
+    setKnobs(root, { sampler: "ddim", steps: String(stepList[1]), snapshot: snapshots.at(-1) }),
   );
   const plot = new Plot(makeCanvas(stage, { aspect: 0.75, label: "DiT samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
   const lossPlot = new Plot(makeCanvas(stage, { aspect: 0.35, label: "training loss" }), { pad: 34 });

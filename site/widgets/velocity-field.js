@@ -22,7 +22,7 @@ export async function mount(root) {
   const showExact = checkbox(knobs, { name: "exact", label: "exact field", checked: true });
   const showNet = checkbox(knobs, { name: "network", label: "network", checked: true });
   button(knobs, { action: "failure", label: "failure: 8 points near t = 1" }).addEventListener("click", () =>
-    setKnobs(root, { n_data: 8, t: 0.97 }),
+    setKnobs(root, { n_data: 8, t: 0.97, exact: true, network: true }),
   );
   const plot = new Plot(makeCanvas(stage, { aspect: 0.75, label: "velocity arrows" }), { xlim: XLIM, ylim: YLIM });
   const [gx, gy] = GRID;
