@@ -43,7 +43,7 @@ export function mount(root) {
     plot.line(ys.map((y, i) => [i + 1, y]), { color: COLORS.path, width: 2 });
     plot.line([[1, f(1)], [Tv - 1, f(1)]], { color: COLORS.data, width: 2, dash: [6, 4] });
     plot.text("ELBO λ_k / mean", [Tv - 1, plot.ylim[1]], { dx: -4, dy: 14, align: "right", color: COLORS.path });
-    plot.text("L_simple", [1, f(1)], { dx: 6, dy: -6, align: "left", color: COLORS.data });
+    plot.text("L_simple (flat)", [(1 + Tv) / 4, f(1)], { dy: -6, color: COLORS.data });
     const argmax = norm.indexOf(Math.max(...norm)) + 1;
     readout.textContent = `the heaviest 10% of steps carry ${(100 * topShare).toFixed(0)}% of the ELBO's weight (L_simple: 10%); largest at k = ${argmax}`;
     publish(root, { schedule: schedule.value, variance: variance.value, T: Tv, log: log.checked,
