@@ -146,7 +146,7 @@ class Probe:
             """els => els.map(el => ({
                 name: el.dataset.knob,
                 kind: el.tagName === 'SELECT' ? 'select' : el.type,
-                min: el.min, max: el.max, step: el.step, value: el.value,
+                min: el.min, max: el.max, step: el.step, value: el.value, checked: el.checked,
                 options: el.tagName === 'SELECT' ? [...el.options].map(o => o.value) : [],
             }))"""
         )

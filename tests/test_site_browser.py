@@ -99,9 +99,12 @@ def test_every_widget_follows_every_knob_and_has_a_failure_button(open_page, pag
             elif k["kind"] == "checkbox":
                 for v in (True, False):
                     assert probe.set_knob(w, k["name"], v)[k["name"]] is v
+        # back to the defaults (the extremes may be the failure itself), then the failure button
+        for k in knobs:
+            probe.set_knob(w, k["name"], k["checked"] if k["kind"] == "checkbox" else k["value"])
         before = probe.state(w)
         after = probe.failure(w)
-        assert after != before, f"{name}: the failure button changed nothing"
+        assert after != before, f"{name}: the failure button changed nothing from the defaults"
     assert probe.errors == [], f"{page_name}: {probe.errors}"
 
 
