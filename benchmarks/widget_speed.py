@@ -6,7 +6,9 @@ Also times the sampling alone on the WebAssembly SIMD path and on the plain-JS r
     python -m benchmarks.widget_speed [--repeats 30]
 
 Prints medians with the 10th and 90th percentiles, and the machine: core count and load average,
-since a shared machine makes every number pessimistic. No timed test asserts on it.
+since a shared machine makes every wall time pessimistic. It also prints the CPU time the browser's
+processes spent per redraw (read from /proc, all descendants of this process): on a loaded machine
+that is the better guess of what an idle core would take. No timed test asserts on it.
 """
 
 from __future__ import annotations
@@ -73,6 +75,28 @@ def summary(times: list[float]) -> str:
     return f"median {med:6.1f} ms  (p10 {q[0]:.1f}, p90 {q[-1]:.1f}, n={len(times)})"
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """user + system CPU seconds of every live descendant of process `root` (Linux /proc)."""
+    parent, cpu = {}, {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parent[int(d.name)] = int(fields[1])  # ppid
+        cpu[int(d.name)] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    total = 0.0
+    for pid in cpu:
+        p = parent.get(pid)
+        while p not in (None, 0, 1, root):
+            p = parent.get(p)
+        total += cpu[pid] if p == root else 0.0
+    return total
+
+
 def machine() -> str:
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
     cpu = platform.processor() or platform.machine()
@@ -113,17 +137,23 @@ def main(argv=None) -> int:
             )
             print(f"chromium {browser.version}")
             page.evaluate(REDRAW, 3)  # warm-up: JIT, kernel compile
+            cpu0 = tree_cpu_seconds(os.getpid())
             redraw = page.evaluate(REDRAW, args.repeats)
+            cpu_ms = 1000 * (tree_cpu_seconds(os.getpid()) - cpu0) / args.repeats
             state = redraw["state"]
             assert (state["solver"], state["nfe"], state["n"]) == ("rk4", 32, 2000), state
+            cpu0 = tree_cpu_seconds(os.getpid())
             fast = page.evaluate(SAMPLING, [args.repeats, "fast"])
+            fast_cpu_ms = 1000 * (tree_cpu_seconds(os.getpid()) - cpu0) / args.repeats
             ref = page.evaluate(SAMPLING, [max(3, args.repeats // 6), "reference"])
             browser.close()
         server.shutdown()
     print(f"machine after: {machine()}")
     print(f"solver-steps redraw, 2000 points, RK4 x 8 = 32 NFE:  {summary(redraw['times'])}")
+    print(f"  browser CPU time per redraw (all its processes):  {cpu_ms:6.1f} ms")
     simd = "WebAssembly SIMD" if fast["fast"] else "NO SIMD: reference fallback"
     print(f"  sampling only, {simd} path:          {summary(fast['times'])}")
+    print(f"  browser CPU time per sampling-only run:           {fast_cpu_ms:6.1f} ms")
     print(f"  sampling only, plain-JS float64 reference:  {summary(ref['times'])}")
     return 0
 

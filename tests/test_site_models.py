@@ -104,7 +104,7 @@ def as_rows(flat) -> torch.Tensor:
 def test_js_mlp_forward_matches_torch(open_page, name):
     probe = open_page(LIGHT_PAGE)
     net, baked = torch_mlp(name)
-    x = points(37, 0, 1.5)
+    x = points(151, 0, 1.5)  # odd, and more than two 64-row tiles of the fast path
     cases = [(t, None) for t in (0.0, 0.013, 0.5, 0.999, 1.0)]
     if baked["num_classes"]:
         cases += [(0.3, 0), (0.7, 1), (0.5, baked["num_classes"])]  # the last: the null label

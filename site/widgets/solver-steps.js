@@ -19,7 +19,7 @@ export async function mount(root) {
   const f = guided(net);
   const { knobs, stage, readout } = frame(root, "ODE solvers on the learned velocity field");
   const solver = select(knobs, { name: "solver", label: "solver", options: Object.keys(ODE_SOLVERS), value: "euler" });
-  const steps = slider(knobs, { name: "steps", label: "steps", min: 1, max: 32, step: 1, value: 8 });
+  const stepsKnob = slider(knobs, { name: "steps", label: "steps", min: 1, max: 32, step: 1, value: 8 });
   button(knobs, { action: "failure", label: "failure: one Euler step" }).addEventListener("click", () =>
     setKnobs(root, { solver: "euler", steps: 1 }),
   );
@@ -33,15 +33,10 @@ export async function mount(root) {
 
   function redraw() {
     const method = solver.value;
-    const k = Number(steps.value);
+    const k = Number(stepsKnob.value);
     const x = x0.slice();
-    const traj = [x0.slice(0, 2 * N_TRAJ)];
-    const nfe = solveODE(f, x, N, k, method);
-    // trajectories: re-run the first few particles, keeping every step (cheap: N_TRAJ points)
-    const xt = x0.slice(0, 2 * N_TRAJ);
-    const path = [];
-    solveODE(f, xt, N_TRAJ, k, method, { traj: path });
-    traj.push(...path);
+    const states = [x0];
+    const nfe = solveODE(f, x, N, k, method, { traj: states }); // every state, for the trajectories
     let gap = 0;
     for (let i = 0; i < N_GAP; i++) gap += Math.hypot(x[2 * i] - fine[2 * i], x[2 * i + 1] - fine[2 * i + 1]);
     gap /= N_GAP;
@@ -51,7 +46,7 @@ export async function mount(root) {
     drawReference(plot, ref);
     drawCloud(plot, x, N, { color: COLORS.path });
     for (let i = 0; i < N_TRAJ; i++) {
-      plot.line(traj.map((xs) => [xs[2 * i], xs[2 * i + 1]]), { color: COLORS.ink, width: 1 });
+      plot.line(states.map((xs) => [xs[2 * i], xs[2 * i + 1]]), { color: COLORS.ink, width: 1 });
     }
     readout.textContent =
       `${method} x ${k} steps = ${nfe} network evaluations; ${(100 * s.off_data).toFixed(1)}% of samples ` +

@@ -148,27 +148,32 @@ function dense2(G) {
   return { params: 8, locals: [[8, I32], [2 * G + 3, V128]], body: [...forLoop(8, 6, 2, pBody), ...op.end] };
 }
 
-/** silu(src, dst, n): dst = src * sigmoid(src), n a multiple of 4. exp(-x) = 2^y with
- * y = -x log2(e) clamped to +-126: 2^round(y) built in the exponent bits, 2^(y - round(y)) by a
- * degree-7 Taylor polynomial (relative error ~1e-9, below float32's own). */
-function silu() {
-  // params 0 src, 1 dst, 2 n; locals 3 i, 4 x, 5 y, 6 round(y), 7 r = y - round(y)
-  const c = Array.from({ length: 8 }, (_, d) => Math.LN2 ** d / factorial(d));
-  let poly = [op["f32x4.const"](c[7])];
-  for (let d = 6; d >= 0; d--) poly = [...poly, get(7), op["f32x4.mul"], op["f32x4.const"](c[d]), op["f32x4.add"]];
-  const body = [
-    addr(0, 3), op["v128.load"](0), set(4),
-    get(4), op["f32x4.const"](-Math.LOG2E), op["f32x4.mul"],
-    op["f32x4.const"](-126), op["f32x4.max"], op["f32x4.const"](126), op["f32x4.min"], set(5),
-    get(5), op["f32x4.nearest"], set(6),
-    get(5), get(6), op["f32x4.sub"], set(7),
-    ...poly, // 2^r
-    get(6), op["i32x4.trunc_sat_f32x4_s"], op["i32x4.const"](127), op["i32x4.add"], i32(23), op["i32x4.shl"],
-    op["f32x4.mul"], // 2^r * 2^round(y) = exp(-x)
-    set(5),
-    addr(1, 3), get(4), op["f32x4.const"](1), get(5), op["f32x4.add"], op["f32x4.div"], op["v128.store"](0),
-  ].flat();
-  return { params: 3, locals: [[1, I32], [4, V128]], body: [...forLoop(3, 2, 4, body), ...op.end] };
+/** silu(U)(src, dst, n): dst = src * sigmoid(src) for n a multiple of 4U, U vectors per loop
+ * iteration (independent work for the CPU to overlap). exp(-x) = 2^y with y = -x log2(e) clamped
+ * to +-126: adding 1.5 * 2^23 rounds y to an integer n and leaves n in the low mantissa bits, from
+ * which 2^n is built in the exponent bits; 2^(y - n) comes from a degree-6 Taylor polynomial
+ * (relative error 1e-7, about float32's own). */
+function silu(U) {
+  // params 0 src, 1 dst, 2 n; locals 3 i; per vector u four v128 locals: x, y, t, r
+  const MAGIC = 12582912; // 1.5 * 2^23, bit pattern 0x4b400000
+  const f = (v) => op["f32x4.const"](v);
+  const body = [];
+  for (let u = 0; u < U; u++) {
+    const [x, y, t, r] = [4, 5, 6, 7].map((k) => k + 4 * u);
+    let poly = [f(Math.LN2 ** 6 / 720)];
+    for (let d = 5; d >= 0; d--) poly = [...poly, get(r), op["f32x4.mul"], f(Math.LN2 ** d / factorial(d)), op["f32x4.add"]];
+    body.push(
+      addr(0, 3), op["v128.load"](16 * u), set(x),
+      get(x), f(-Math.LOG2E), op["f32x4.mul"], f(-126), op["f32x4.max"], f(126), op["f32x4.min"], set(y),
+      get(y), f(MAGIC), op["f32x4.add"], set(t), // t = MAGIC + round(y)
+      get(y), get(t), f(MAGIC), op["f32x4.sub"], op["f32x4.sub"], set(r), // r = y - round(y)
+      ...poly, // 2^r
+      get(t), op["i32x4.const"](127 - 0x4b400000), op["i32x4.add"], i32(23), op["i32x4.shl"], // 2^round(y)
+      op["f32x4.mul"], set(y), // exp(-x)
+      addr(1, 3), get(x), f(1), get(y), op["f32x4.add"], op["f32x4.div"], op["v128.store"](16 * u),
+    );
+  }
+  return { params: 3, locals: [[1, I32], [4 * U, V128]], body: [...forLoop(3, 2, 4 * U, body.flat()), ...op.end] };
 }
 
 function factorial(d) {
@@ -203,7 +208,8 @@ const FUNCTIONS = [
   { name: "dense4", ...dense(1) },
   { name: "dense16", ...dense(4) },
   { name: "dense16x2", ...dense2(4) },
-  { name: "silu", ...silu() },
+  { name: "silu", ...silu(1) },
+  { name: "silu16", ...silu(4) },
 ];
 
 let compiled; // undefined: not tried yet; null: no SIMD in this browser

@@ -28,6 +28,7 @@ function decode({ shape, b64 }) {
 }
 
 const silu = (v) => v / (1 + Math.exp(-v));
+const TILE = 64; // rows per pass of the fast path: three 64 x width activation buffers fit in L1
 const f32 = Math.fround;
 
 /** out = W x + b for one vector; W (J, K) row-major as torch's nn.Linear stores it. */
@@ -131,6 +132,7 @@ class FastMLP {
     this.D = D;
     this.outCols = 4; // the output layer padded to one SIMD vector of columns
     this.dense = W % 16 === 0 ? "dense16x2" : "dense4"; // x2: two rows per pass (n padded to even)
+    this.silu = W % 8 === 0 ? "silu16" : "silu"; // 16 numbers per iteration: an even row count x W
     const transposed = (Wt, J, K, cols = J) => {
       const m = new Float32Array(K * cols); // (K, cols), zero columns past J
       for (let j = 0; j < J; j++) for (let k = 0; k < K; k++) m[k * cols + j] = Wt[j * K + k];
@@ -150,7 +152,8 @@ class FastMLP {
     this.capacity = 0;
   }
 
-  /** (Re)allocate the kernel memory: weights first, then activations for `n` points. */
+  /** (Re)allocate the kernel memory: weights, then inputs and outputs for `n` points, then
+   * activations for one tile of TILE rows (small enough to stay in the CPU's L1 cache). */
   allocate(n) {
     const { W, weights } = this;
     let offset = 0;
@@ -162,7 +165,8 @@ class FastMLP {
     const at = {};
     for (const [k, v] of Object.entries(weights)) at[k] = place(v.length);
     for (let i = 0; i < this.depth; i++) at[`cb_${i}`] = place(W); // fc1 bias + c, per call
-    Object.assign(at, { X: place(n * this.D), H: place(n * W), A: place(n * W), U: place(n * W), O: place(n * this.outCols) });
+    Object.assign(at, { X: place(n * this.D), O: place(n * this.outCols) });
+    Object.assign(at, { H: place(TILE * W), A: place(TILE * W), U: place(TILE * W) });
     this.k = instantiate(offset);
     this.f = new Float32Array(this.k.memory.buffer);
     for (const [k, v] of Object.entries(weights)) this.f.set(v, at[k] / 4);
@@ -182,16 +186,21 @@ class FastMLP {
       const b1 = this.b1[i];
       for (let j = 0; j < W; j++) f[cb + j] = b1[j] + c[j];
     }
+    const { dense4 } = this.k;
     const dense = this.k[this.dense];
-    this.k.dense4(at.X, D, at.inp, at.inpB, at.H, W, rows, 0);
-    for (let i = 0; i < this.depth; i++) {
-      this.k.silu(at.H, at.A, rows * W);
-      dense(at.A, W, at[`W1_${i}`], at[`cb_${i}`], at.U, W, rows, 0);
-      this.k.silu(at.U, at.U, rows * W);
-      dense(at.U, W, at[`W2_${i}`], at[`b2_${i}`], at.H, W, rows, 1); // h += fc2(...)
+    const silu = this.k[this.silu];
+    for (let r0 = 0; r0 < rows; r0 += TILE) {
+      const m = Math.min(TILE, rows - r0); // even: TILE and rows are
+      dense4(at.X + 4 * r0 * D, D, at.inp, at.inpB, at.H, W, m, 0);
+      for (let i = 0; i < this.depth; i++) {
+        silu(at.H, at.A, m * W);
+        dense(at.A, W, at[`W1_${i}`], at[`cb_${i}`], at.U, W, m, 0);
+        silu(at.U, at.U, m * W);
+        dense(at.U, W, at[`W2_${i}`], at[`b2_${i}`], at.H, W, m, 1); // h += fc2(...)
+      }
+      silu(at.H, at.A, m * W);
+      dense4(at.A, W, at.out, at.outB, at.O + 4 * r0 * outCols, outCols, m, 0);
     }
-    this.k.silu(at.H, at.A, rows * W);
-    this.k.dense4(at.A, W, at.out, at.outB, at.O, outCols, rows, 0);
     const O = at.O / 4;
     for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) out[i * D + d] = f[O + i * outCols + d];
     return out;
