@@ -67,12 +67,26 @@ export class Plot {
     const f = (v) => String(Number(v.toPrecision(3)));
     this.text(f(xlim[0]), [xlim[0], ylim[0]], { dy: 14, align: "left" });
     this.text(f(xlim[1]), [xlim[1], ylim[0]], { dy: 14, align: "right" });
-    // y tick labels sit inside the frame: a narrow phone canvas has no margin to spare
-    const muted = { color: "#868e96", size: 11, align: "left", dx: 3 };
-    this.text(f(ylim[0]), [xlim[0], ylim[0]], { ...muted, dy: -3 });
-    this.text(f(ylim[1]), [xlim[0], ylim[1]], { ...muted, dy: 11 });
+    // y labels run vertically just left of the frame: they need 14 px, not a number's width,
+    // and keep the frame's corners free for the widgets' own titles
+    this.vtext(f(ylim[0]), ylim[0], "left");
+    this.vtext(f(ylim[1]), ylim[1], "right");
     if (xlabel) this.text(xlabel, [(xlim[0] + xlim[1]) / 2, ylim[0]], { dy: 14 });
-    if (ylabel) this.text(ylabel, [xlim[0], (ylim[0] + ylim[1]) / 2], { ...muted, dy: 4 });
+    if (ylabel) this.vtext(ylabel, (ylim[0] + ylim[1]) / 2, "center");
+  }
+
+  /** Text rotated to read upward, left of the frame at height y. */
+  vtext(str, y, align) {
+    const { ctx } = this;
+    ctx.save();
+    ctx.translate(this.px(this.xlim[0]) - 3, this.py(y));
+    ctx.rotate(-Math.PI / 2);
+    ctx.fillStyle = "#868e96";
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textAlign = align;
+    ctx.textBaseline = "bottom";
+    ctx.fillText(str, 0, 0);
+    ctx.restore();
   }
 
   /** Dots at each [x, y]; color may be a string or a function of the point's index. */
