@@ -161,6 +161,8 @@ def _source_line(lesson: Lesson, tex: str) -> int:
 
 def render_math(lessons: list[Lesson], cache_path: Path) -> dict:
     """Stage 3: every formula of the site through KaTeX in one node process, cached by formula."""
+    if shutil.which("node") is None:
+        raise BuildError("node is not installed: the math is rendered by KaTeX under node")
     if not (KATEX / "package.json").is_file():
         raise BuildError("KaTeX is not installed: run `npm ci` in site/ (`make lessons` does)")
     version = json.loads((KATEX / "package.json").read_text())["version"]
