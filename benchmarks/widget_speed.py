@@ -65,7 +65,7 @@ SAMPLING = """async ([repeats, path]) => {
         S.solveODE(f, x, 2000, 8, 'rk4');
         times.push(performance.now() - t0);
     }
-    return {times, fast: !!net.fast};
+    return {times, fast: path === 'fast' ? net.kernels : null};
 }"""
 
 
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     print(f"machine after: {machine()}")
     print(f"solver-steps redraw, 2000 points, RK4 x 8 = 32 NFE:  {summary(redraw['times'])}")
     print(f"  browser CPU time per redraw (all its processes):  {cpu_ms:6.1f} ms")
-    simd = "WebAssembly SIMD" if fast["fast"] else "NO SIMD: reference fallback"
+    simd = f"WebAssembly {fast['fast']}" if fast["fast"] else "NO SIMD: reference fallback"
     print(f"  sampling only, {simd} path:          {summary(fast['times'])}")
     print(f"  browser CPU time per sampling-only run:           {fast_cpu_ms:6.1f} ms")
     print(f"  sampling only, plain-JS float64 reference:  {summary(ref['times'])}")

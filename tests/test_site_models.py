@@ -101,7 +101,8 @@ def as_rows(flat) -> torch.Tensor:
 @pytest.mark.parametrize(
     "name", ["fm", "fm-cond", "ddpm-linear-eps-t1", "ddpm-cosine-v-t1000", "ddpm-linear-x0-t1000"]
 )
-def test_js_mlp_forward_matches_torch(open_page, name):
+@pytest.mark.parametrize("kernels", ["relaxed-simd", "simd"])
+def test_js_mlp_forward_matches_torch(open_page, name, kernels):
     probe = open_page(LIGHT_PAGE)
     net, baked = torch_mlp(name)
     x = points(151, 0, 1.5)  # odd, and more than two 64-row tiles of the fast path
@@ -110,14 +111,14 @@ def test_js_mlp_forward_matches_torch(open_page, name):
         cases += [(0.3, 0), (0.7, 1), (0.5, baked["num_classes"])]  # the last: the null label
     got = js(
         probe,
-        """const net = new M.MLP(await M.loadBaked(arg.name));
+        """const net = new M.MLP(await M.loadBaked(arg.name), {kernels: arg.kernels});
         const x = Float64Array.from(arg.x);
-        return {fast: !!net.fast, out: arg.cases.map(([t, y]) => [
+        return {kernels: net.kernels, out: arg.cases.map(([t, y]) => [
             Array.from(net.forward(x, arg.n, t, y)),
             Array.from(net.forwardReference(x, arg.n, t, y))])};""",
-        {"name": name, "x": x.flatten().tolist(), "n": len(x), "cases": cases},
+        {"name": name, "x": x.flatten().tolist(), "n": len(x), "cases": cases, "kernels": kernels},
     )
-    assert got["fast"], "the WebAssembly SIMD path did not load in Chromium"
+    assert got["kernels"] == kernels, f"Chromium has no WebAssembly {kernels}"
     with torch.no_grad():
         for (t, y), (fast, reference) in zip(cases, got["out"], strict=True):
             labels = None if y is None else torch.full((len(x),), y)

@@ -56,6 +56,7 @@ const op = {
   "f32x4.min": simd(232),
   "f32x4.max": simd(233),
   "f32x4.nearest": simd(106),
+  "f32x4.relaxed_madd": simd(261), // a * b + c, fused where the CPU has FMA (relaxed SIMD)
   "i32x4.trunc_sat_f32x4_s": simd(248),
   "i32x4.add": simd(174),
   "i32x4.shl": simd(171),
@@ -74,6 +75,13 @@ function forLoop(i, n, step, body) {
   ].flat();
 }
 
+/** acc = acc + a * b on f32x4 (a, b: instruction lists): one relaxed fused multiply-add where
+ * the browser has relaxed SIMD, else a multiply then an add. */
+function accumulate(fma, acc, a, b) {
+  const sum = fma ? [a, b, get(acc), op["f32x4.relaxed_madd"]] : [get(acc), a, b, op["f32x4.mul"], op["f32x4.add"]];
+  return [...sum, set(acc)].flat();
+}
+
 /** The byte address base + 4 * index (both locals). */
 const addr = (base, index) => [get(base), get(index), i32(4), op["i32.mul"], op["i32.add"]].flat();
 
@@ -82,7 +90,7 @@ const addr = (base, index) => [get(base), get(index), i32(4), op["i32.mul"], op[
 /** dense(inp, K, wt, b, out, J, N, accumulate): for each of N rows,
  * out[p, :] (+)= b + inp[p, :] @ wt, with wt stored (K, J) row-major; J a multiple of 4 * G.
  * G vector accumulators per pass (16 outputs for G = 4) share one broadcast of inp[p, k]. */
-function dense(G) {
+function dense(G, fma) {
   // params 0 inp, 1 K, 2 wt, 3 b, 4 out, 5 J, 6 N, 7 accumulate (byte addresses, counts)
   // locals 8 p, 9 j, 10 k, 11 inpRow, 12 outRow, 13 wtPtr, 14..14+G-1 acc, 14+G broadcast
   const acc = (g) => 14 + g;
@@ -90,7 +98,7 @@ function dense(G) {
   const kBody = [
     addr(11, 10), op["f32.load"], op["f32x4.splat"], set(x),
     ...Array.from({ length: G }, (_, g) => [
-      get(acc(g)), get(x), get(13), op["v128.load"](16 * g), op["f32x4.mul"], op["f32x4.add"], set(acc(g)),
+      accumulate(fma, acc(g), get(x), [get(13), op["v128.load"](16 * g)].flat()),
     ]),
     addr(13, 5), set(13), // next row of wt
   ].flat(2);
@@ -113,7 +121,7 @@ function dense(G) {
 
 /** dense2(inp, K, wt, b, out, J, N, accumulate): as dense(G), two rows per pass so each weight
  * vector loaded serves both (N even). */
-function dense2(G) {
+function dense2(G, fma) {
   // locals 8 p, 9 j, 10 k, 11 inpRow0, 12 outRow0, 13 wtPtr, 14 inpRow1, 15 outRow1,
   // v128: 16..16+2G-1 acc (row 0 then row 1), then x0, x1, w
   const acc = (r, g) => 16 + r * G + g;
@@ -123,8 +131,8 @@ function dense2(G) {
     addr(14, 10), op["f32.load"], op["f32x4.splat"], set(x1),
     ...Array.from({ length: G }, (_, g) => [
       get(13), op["v128.load"](16 * g), set(w),
-      get(acc(0, g)), get(x0), get(w), op["f32x4.mul"], op["f32x4.add"], set(acc(0, g)),
-      get(acc(1, g)), get(x1), get(w), op["f32x4.mul"], op["f32x4.add"], set(acc(1, g)),
+      accumulate(fma, acc(0, g), get(x0), get(w)),
+      accumulate(fma, acc(1, g), get(x1), get(w)),
     ]),
     addr(13, 5), set(13),
   ].flat(2);
@@ -204,29 +212,35 @@ function assemble(fns) {
   ]);
 }
 
-const FUNCTIONS = [
-  { name: "dense4", ...dense(1) },
-  { name: "dense16", ...dense(4) },
-  { name: "dense16x2", ...dense2(4) },
+const kernels = (fma) => [
+  { name: "dense4", ...dense(1, fma) },
+  { name: "dense16", ...dense(4, fma) },
+  { name: "dense16x2", ...dense2(4, fma) },
   { name: "silu", ...silu(1) },
   { name: "silu16", ...silu(4) },
 ];
 
-let compiled; // undefined: not tried yet; null: no SIMD in this browser
+const compiled = {}; // flavour -> WebAssembly.Module, or null where the browser lacks it
+const FLAVOURS = { "relaxed-simd": true, simd: false }; // flavour -> uses relaxed_madd
 
-/** The compiled kernel module, or null where WebAssembly SIMD is unavailable. */
-export function kernelModule() {
-  if (compiled === undefined) {
-    const bytes = assemble(FUNCTIONS);
-    compiled =
-      typeof WebAssembly === "object" && WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+/** The kernel module of one flavour ("relaxed-simd": fused multiply-add; "simd": plain 128-bit
+ * SIMD), or with no flavour the best this browser validates; null where there is none. */
+export function kernelModule(flavour = null) {
+  if (flavour === null) {
+    const best = Object.keys(FLAVOURS).find((f) => kernelModule(f));
+    return best ? kernelModule(best) : null;
   }
-  return compiled;
+  if (!(flavour in compiled)) {
+    const bytes = assemble(kernels(FLAVOURS[flavour]));
+    const ok = typeof WebAssembly === "object" && WebAssembly.validate(bytes);
+    compiled[flavour] = ok ? Object.assign(new WebAssembly.Module(bytes), { flavour }) : null;
+  }
+  return compiled[flavour];
 }
 
-/** A kernel instance over its own memory of `bytes` (rounded up to 64 KiB pages). */
-export function instantiate(bytes) {
+/** A kernel instance of `module` over its own memory of `bytes` (rounded up to 64 KiB pages). */
+export function instantiate(module, bytes) {
   const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
-  const instance = new WebAssembly.Instance(kernelModule(), { env: { memory } });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   return { memory, ...instance.exports };
 }

@@ -42,7 +42,9 @@ function linear(W, b, x, J, K, out) {
 }
 
 export class MLP {
-  constructor(baked) {
+  /** kernels: null for the best WebAssembly flavour this browser has, "simd" or "relaxed-simd"
+   * to ask for one (tests), "reference" for plain JS only. */
+  constructor(baked, { kernels = null } = {}) {
     if (baked.kind !== "mlp") throw new Error(`${baked.name}: not a baked MLP (kind ${baked.kind})`);
     Object.assign(this, {
       name: baked.name, method: baked.method, width: baked.width, depth: baked.depth, dim: baked.dim,
@@ -56,7 +58,9 @@ export class MLP {
       W1: T[`blocks.${i}.fc1.weight`], b1: T[`blocks.${i}.fc1.bias`],
       W2: T[`blocks.${i}.fc2.weight`], b2: T[`blocks.${i}.fc2.bias`],
     }));
-    this.fast = kernelModule() ? new FastMLP(this) : null;
+    const module = kernels === "reference" ? null : kernelModule(kernels);
+    this.fast = module ? new FastMLP(this, module) : null;
+    this.kernels = module ? module.flavour : "reference";
   }
 
   // region: condition
@@ -125,7 +129,8 @@ export class MLP {
 /** The same network on the SIMD kernels: weights transposed to (in, out) float32 in the
  * kernel's memory, activations (n, width) row-major, one kernel call per layer for all points. */
 class FastMLP {
-  constructor(net) {
+  constructor(net, module) {
+    this.module = module;
     const { width: W, dim: D, p } = net;
     if (W % 4) throw new Error("the fast MLP needs a width divisible by 4");
     this.W = W;
@@ -167,7 +172,7 @@ class FastMLP {
     for (let i = 0; i < this.depth; i++) at[`cb_${i}`] = place(W); // fc1 bias + c, per call
     Object.assign(at, { X: place(n * this.D), O: place(n * this.outCols) });
     Object.assign(at, { H: place(TILE * W), A: place(TILE * W), U: place(TILE * W) });
-    this.k = instantiate(offset);
+    this.k = instantiate(this.module, offset);
     this.f = new Float32Array(this.k.memory.buffer);
     for (const [k, v] of Object.entries(weights)) this.f.set(v, at[k] / 4);
     this.at = at;
