@@ -148,11 +148,10 @@ class FastMLP {
       inp: transposed(p["inp.weight"], W, D), inpB: p["inp.bias"],
       out: transposed(p["out.1.weight"], D, W, this.outCols), outB: padded(p["out.1.bias"], this.outCols),
     };
-    net.blocks.forEach(({ W1, b1, W2, b2 }, i) => {
+    net.blocks.forEach(({ W1, W2, b2 }, i) => {
       Object.assign(this.weights, { [`W1_${i}`]: transposed(W1, W, W), [`W2_${i}`]: transposed(W2, W, W), [`b2_${i}`]: b2 });
-      this.b1 = this.b1 || [];
-      this.b1.push(b1);
     });
+    this.b1 = net.blocks.map((b) => b.b1); // fc1's bias, added to c on every call
     this.depth = net.blocks.length;
     this.capacity = 0;
   }
