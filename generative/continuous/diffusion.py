@@ -93,6 +93,7 @@ class DDPM:
 
     # endregion
 
+    # region: eps-and-x0
     def eps_and_x0(self, pred, x_k, abar):
         """Turn the network's output (whatever its target) into (eps-hat, x0-hat) at alpha-bar."""
         abar = _bcast(abar, x_k)
@@ -102,6 +103,8 @@ class DDPM:
         if self.target == "x0":
             return (x_k - a * pred) / s, pred
         return a * pred + s * x_k, a * x_k - s * pred  # from v
+
+    # endregion
 
     def respaced(self, steps: int) -> np.ndarray:
         """An evenly spaced subset of `steps` indices from 0 to T-1 (all of them when steps = T)."""

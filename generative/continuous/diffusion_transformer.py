@@ -185,6 +185,7 @@ class DiT(nn.Module):
         )  # (B, C, h, p, w, p)
         return x.reshape(B, C, H, W)
 
+    # region: dit-forward
     def forward(self, x, t, y=None):
         h = self.x_embedder(x) + self.pos_embed  # (B, N, hidden)
         if self.conditioning == "in_context":
@@ -193,6 +194,8 @@ class DiT(nn.Module):
         for block in self.blocks:
             h = block(h, c)
         return self.unpatchify(self.final_layer(h, c))
+
+    # endregion
 
     def _in_context(self, h, t, y):
         """t and y (the null label when absent) as two extra tokens, dropped after the blocks."""

@@ -35,6 +35,7 @@ class TimestepEmbedder(nn.Module):
         return self.mlp(sinusoidal(t, self.freq_dim, self.t_scale))  # (B, hidden)
 
 
+# region: label-embedder
 class LabelEmbedder(nn.Module):
     """Class label -> vector. Index num_classes is the null label: the unconditional model that
     classifier-free guidance contrasts against (training drops labels to it at random)."""
@@ -56,3 +57,6 @@ def condition(t_embedder, y_embedder, t, y):
             y = torch.full((t.shape[0],), y_embedder.num_classes, dtype=torch.long, device=t.device)
         c = c + y_embedder(y)
     return c
+
+
+# endregion

@@ -56,6 +56,7 @@ class AffinePath:
     # endregion
 
 
+# region: linear-path
 class LinearPath(AffinePath):
     """The straight line (rectified flow / OT-CFM with sigma_min = 0): alpha = t, sigma = 1 - t."""
 
@@ -65,6 +66,10 @@ class LinearPath(AffinePath):
         return t, 1 - t, one, -one
 
 
+# endregion
+
+
+# region: vp-path
 class VPPath(AffinePath):
     """Variance preserving: alpha^2 + sigma^2 = 1. By default the trigonometric path
     alpha = sin(pi t / 2), sigma = cos(pi t / 2); `from_alphas_cumprod` gives DDPM's own path."""
@@ -96,6 +101,9 @@ class VPPath(AffinePath):
         abar = la.exp()
         a, s = abar.sqrt(), (1 - abar).sqrt()
         return a, s, 0.5 * a * dla, -0.5 * abar * dla / s
+
+
+# endregion
 
 
 PATHS = {"linear": LinearPath, "vp": VPPath}

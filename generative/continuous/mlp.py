@@ -25,6 +25,7 @@ class ResidualBlock(nn.Module):
         return h + self.fc2(self.act(self.fc1(self.act(h)) + c))
 
 
+# region: mlp
 class MLP(nn.Module):
     """x -> Linear -> residual blocks (conditioned on time and label) -> Linear -> shape of x."""
 
@@ -44,6 +45,9 @@ class MLP(nn.Module):
         for block in self.blocks:
             h = block(h, c)
         return self.out(h).view_as(x)  # back to x's shape
+
+
+# endregion
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -103,6 +103,7 @@ def sample(
     g = torch.Generator().manual_seed(seed)
     x = torch.randn((n, *shape), generator=g)
     traj = [x] if keep_trajectory else None
+    # region: dispatch
     f = guided(net, y, guidance)
     if sampler == "ancestral":
         x, nfe = method.sample_ancestral(f, x, steps, variance, g, traj)
@@ -117,4 +118,5 @@ def sample(
         nfe += 1
         if traj is not None:
             traj.append(x)
+    # endregion
     return SampleResult(x, nfe, torch.stack(traj) if traj is not None else None)
