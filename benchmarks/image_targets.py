@@ -32,7 +32,7 @@ SETUPS = {
     },
     "mnist5k": {
         "cfg": dict(method="fm", model="dit", data="mnist5k", cond=True, patch=4,
-                    dit_size="DiT-T", steps=1500, batch_size=64, lr=2e-3),
+                    dit_size="DiT-T", steps=10000, batch_size=64, lr=2e-3),
         "sampler": ("euler", 32),
         "bounds": {"train_cpu_s": 1200},
     },
