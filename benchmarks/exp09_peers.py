@@ -20,8 +20,8 @@ CLAIM = (
     "diffusers' schedulers reproduce our samplers' samples, at comparable wall time (lesson 09)"
 )
 OBJECTIVES = ("I-CFM", "OT-CFM")  # torchcfm, sigma = 0: the same linear path as ours
-# name -> (method of the run it drives, sampler steps, ours: (sampler, steps)); one eval seed
-# and one training seed for the 1000-step chains (each ~40 s a draw; their samples match ours)
+# peer sampler -> (method of the run it drives, our counterpart (sampler, steps)); the 1000-step
+# chains get one training seed and one eval seed (each ~40 s a draw; their samples match ours)
 PAIRS = {
     "flow_matching euler x16": ("fm", ("euler", 16)),
     "flow_matching midpoint x8": ("fm", ("midpoint", 8)),
@@ -125,28 +125,29 @@ def _step_cost(quick: bool) -> dict:
 
     from generative.continuous.data import load_dataset
     from generative.continuous.flow_matching import FlowMatching
-    from generative.train import TrainConfig, build_model
+    from generative.train import TrainConfig, build_model, resolved
 
     torch.set_num_threads(1)
-    cfg = TrainConfig(method="fm")
+    cfg = resolved(TrainConfig(method="fm"))  # the default steps and learning rate filled in
+    block = 3 if quick else 25  # steps per timed block
     split = load_dataset(cfg.data, cfg.n_train, 0, cfg.noise)
     x = torch.from_numpy(split.standardizer.encode(split.train.x))
     objectives = {"ours (CFM)": FlowMatching("linear")}
     objectives.update({f"torchcfm {k}": TorchCFM(k) for k in OBJECTIVES})
     nets = {k: build_model(cfg, (2,), 0) for k in objectives}
-    opts = {k: torch.optim.AdamW(n.parameters(), lr=cfg.lr or 1e-3) for k, n in nets.items()}
+    opts = {k: torch.optim.AdamW(n.parameters(), lr=cfg.lr) for k, n in nets.items()}
     g = torch.Generator().manual_seed(0)
     times = {k: [] for k in objectives}
     for _ in range(2 if quick else 12):  # repeats; the first block of each is a warm-up
         for k, obj in objectives.items():
             t0 = time.perf_counter()
-            for _ in range(3 if quick else 25):
+            for _ in range(block):
                 batch = x[torch.randint(0, len(x), (cfg.batch_size,), generator=g)]
                 loss = obj.loss(nets[k], batch, None, generator=g)
                 opts[k].zero_grad(set_to_none=True)
                 loss.backward()
                 opts[k].step()
-            times[k].append((time.perf_counter() - t0) / (3 if quick else 25))
+            times[k].append((time.perf_counter() - t0) / block)
     return {k: median(v[1:]) for k, v in times.items()}
 
 
@@ -212,10 +213,8 @@ def run(b):
     for kind in OBJECTIVES:
         for s in seeds:
             cfg = b.cfg(seed=s, method="fm")
-            path = run_path(cfg, b.quick).with_name(
-                f"torchcfm-{kind}-{run_path(cfg, b.quick).name}"
-            )
-            peer_jobs.append((cfg, path, kind))
+            ours = run_path(cfg, b.quick)  # the peer's run sits beside ours, named for it
+            peer_jobs.append((cfg, ours.with_name(f"torchcfm-{kind}-{ours.name}"), kind))
     peer_paths = pmap(_train_peer, peer_jobs)
 
     # objectives: every net sampled by our default rk4 x4, scored by the protocol
