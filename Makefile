@@ -11,7 +11,7 @@ PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata 
            'einops>=0.8' 'einx>=0.3' frozendict loguru 'torch-einops-utils>=0.1.42'
 NODE    := site/node_modules/.installed
 
-.PHONY: venv peers demo lessons site test lint format bench bench-targets bench-images clean
+.PHONY: venv peers demo lessons site test lint format bench bench-partb bench-targets bench-images clean
 
 QUICK ?=
 
@@ -53,8 +53,12 @@ test: venv peers $(NODE)   ## lint, format check, the test suite (claims lab at 
 	$(BIN)/ruff format --check generative tests benchmarks site
 	$(BIN)/pytest
 
-bench: venv peers   ## the claims lab from scratch -> benchmarks/results/ (QUICK=1: pipeline check only)
-	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,)
+bench: venv peers   ## Part A's claims lab (exp01-10) from scratch, ~25 min (QUICK=1: every group, pipeline only)
+	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,--group parta)
+
+bench-partb: venv peers   ## Part B's lab: tokenizers (exp20-23) and generation (exp30-34), hours
+	$(BIN)/python -m benchmarks.run_all --group tokenizers --keep-cache
+	$(BIN)/python -m benchmarks.run_all --group generation --keep-cache
 
 format: venv
 	$(BIN)/ruff format generative tests benchmarks site
@@ -63,7 +67,8 @@ format: venv
 bench-targets: venv   ## the issue-2 targets on moons (3 training seeds x 5 eval seeds)
 	$(BIN)/python -m benchmarks.part_a_targets
 
-bench-images: venv   ## the issue-5 image targets (digits 3 seeds, MNIST-5k) -> results/image_targets.*
+bench-images: venv   ## the image lab (exp11-13, 3 seeds) and the issue-5 targets (digits, MNIST-5k)
+	$(BIN)/python -m benchmarks.run_all --group images --keep-cache
 	$(BIN)/python -m benchmarks.image_targets
 
 clean:

@@ -33,6 +33,7 @@ def run(b):
     for label, spec in ARMS.items():
         net = build_model(TrainConfig(**spec["cfg"]), (2,), 0)
         numbers[label]["params"] = sum(p.numel() for p in net.parameters())
+    numbers["mlp_width"], numbers["mlp_depth"] = TrainConfig().width, TrainConfig().depth
     anc = numbers["DDPM + DIT, ancestral x250"]
     parts, dit_better = [], []
     for m in ("FM", "DDPM"):

@@ -15,7 +15,9 @@ CLAIM = (
     "(lesson 12)"
 )
 STEPS = (4, 8)
-TEMPS = {"on (4.5, annealed)": 4.5, "off (pure confidence)": 0.0}
+ON, OFF = "on (4.5, annealed)", "off (pure confidence)"
+# the paper's 4.5 and none, plus a sweep around them (every value annealed to 0 by the last round)
+TEMPS = {OFF: 0.0, "1": 1.0, "2": 2.0, ON: 4.5, "9": 9.0}
 
 
 def run(b):
@@ -28,16 +30,21 @@ def run(b):
         for T in STEPS
     }
     numbers = score_arms(arms, runs, db)
-    on, off = list(TEMPS)
+    on, off = ON, OFF
     gaps = {
         T: numbers[f"{on} T={T}"]["validity_median"] - numbers[f"{off} T={T}"]["validity_median"]
         for T in STEPS
     }
+    best = {
+        T: max(TEMPS, key=lambda k, T=T: numbers[f"{k} T={T}"]["validity_median"]) for T in STEPS
+    }
     measured = "; ".join(
         f"T={T}: on {100 * numbers[f'{on} T={T}']['validity_median']:.0f}% vs off "
-        f"{100 * numbers[f'{off} T={T}']['validity_median']:.0f}% valid"
+        f"{100 * numbers[f'{off} T={T}']['validity_median']:.0f}% valid (best: {TEMPS[best[T]]:g},"
+        f" {100 * numbers[f'{best[T]} T={T}']['validity_median']:.0f}%)"
         for T in STEPS
     )
+    numbers["best_choice_temperature"] = {str(T): TEMPS[best[T]] for T in STEPS}
     verdict = (
         "holds"
         if all(g >= 0.2 for g in gaps.values())
@@ -55,9 +62,10 @@ def _figure(b, numbers):
 
     fig, ax = plt.subplots(figsize=(5, 3.3))
     x = np.arange(len(STEPS))
+    w = 0.8 / len(TEMPS)
     for i, name in enumerate(TEMPS):
         vals = [100 * numbers[f"{name} T={T}"]["validity_median"] for T in STEPS]
-        ax.bar(x + (i - 0.5) * 0.38, vals, 0.38, label=f"choice temperature {name}")
+        ax.bar(x + (i - (len(TEMPS) - 1) / 2) * w, vals, w, label=f"choice temperature {name}")
     ax.set_xticks(x, [f"T = {T}" for T in STEPS])
     ax.set_ylabel("valid samples, %")
     ax.legend(fontsize=7)

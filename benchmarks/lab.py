@@ -3,6 +3,7 @@ protocol, and result files (JSON with numbers, settings, seeds, versions and the
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import json
@@ -53,12 +54,38 @@ FULL = Budget(quick=False)
 QUICK = Budget(quick=True, train_seeds=(0,), eval_seeds=1, steps=40, snapshot_every=20, n_eval=400)
 
 
+_POOL = None
+PER_STEP = {"rk4": 4, "midpoint": 2, "heun": 2}  # network evaluations per solver step
+
+
+def job_cost(job) -> float:
+    """A rough relative cost, so the longest jobs start first and no core idles at the end:
+    sampling steps x evaluations per step x evaluation seeds, or training steps (a DiT ~3x)."""
+    if isinstance(job, dict):
+        per = PER_STEP.get(job.get("sampler"), 1)
+        return (job.get("steps") or 1) * per * job.get("eval_seeds", 1)
+    cfg = job[0] if isinstance(job, tuple) else None
+    if hasattr(cfg, "steps") and hasattr(cfg, "model"):
+        return (cfg.steps or 3000) * (3 if cfg.model == "dit" else 1)
+    return 1.0
+
+
 def pmap(fn, jobs: list) -> list:
-    """fn over jobs in WORKERS spawned processes (fn must live at a module's top level)."""
+    """fn over jobs in WORKERS spawned processes (fn must live at a module's top level), longest
+    first, results in the jobs' order. The pool lives as long as the lab: workers import torch
+    once, not once per experiment."""
+    global _POOL
     if WORKERS == 1 or len(jobs) <= 1:  # in-process: quick runs would spend more on spawning
         return [fn(j) for j in jobs]
-    with mp.get_context("spawn").Pool(WORKERS) as pool:
-        return pool.map(fn, jobs, chunksize=1)
+    if _POOL is None:
+        _POOL = mp.get_context("spawn").Pool(WORKERS)
+        atexit.register(_POOL.terminate)
+    order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
+    done = _POOL.map(fn, [jobs[i] for i in order], chunksize=1)
+    out = [None] * len(jobs)
+    for i, r in zip(order, done, strict=True):
+        out[i] = r
+    return out
 
 
 # fields that do not change the trained weights: runs differing only here share a cache entry

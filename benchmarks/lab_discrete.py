@@ -1,9 +1,12 @@
 """The claims lab's shared pieces for Part B generation: budgets, cached discrete runs, and
 sampling + scoring jobs (validity and conditional accuracy by the exact checker, NFE, wall time).
 
-Budgets: FULL is what the issue asks (3 training seeds, 10k steps of batch 128). SESSION is what
-fitted a shared two-core machine when the results were first produced (set
-GENERATIVE_PARTB_BUDGET=session); every result JSON records which budget made it.
+Budgets (GENERATIVE_PARTB_BUDGET picks one; every result JSON records which made it):
+- cpu15, the default: what the issue's limit of 15 CPU-minutes per model buys here, 3 seeds
+  (a 64-wide, 2-block transformer, 8000 steps of batch 64: about 9.5 minutes on one thread).
+- prototype: the issue's reference prototype (0.36M parameters, 10k steps of batch 128), about
+  70 CPU-minutes per model on this machine.
+- session: the single-seed budget of the first results (1500-4000 steps of batch 32).
 """
 
 from __future__ import annotations
@@ -58,7 +61,10 @@ class DBudget:
         return dataclasses.asdict(self)
 
 
-FULL = DBudget("full")
+PROTOTYPE = DBudget("prototype")
+CPU15 = DBudget(
+    "cpu15", steps=8000, batch=64, bound_steps=1500, hidden=64, depth=2, lr=2e-3,
+)  # fmt: skip
 SESSION = DBudget(
     "session", seeds=(0,), steps=1500, batch=32, snapshot_every=250, bound_steps=600,
     n_samples=256, n_bound=200, hidden=64, depth=2, lr=2e-3, maskgit_steps=4000,
@@ -69,11 +75,19 @@ QUICK = DBudget(
 )  # fmt: skip
 
 
+BUDGETS = {d.name: d for d in (CPU15, PROTOTYPE, SESSION)}
+BUDGET_ENV = "GENERATIVE_PARTB_BUDGET"
+
+
 def budget(b) -> DBudget:
-    """The Part B budget for the lab's Budget b (quick), or the session one if asked."""
+    """The Part B budget for the lab's Budget b: quick, or the one GENERATIVE_PARTB_BUDGET names
+    (default cpu15)."""
     if b.quick:
         return QUICK
-    return SESSION if os.environ.get("GENERATIVE_PARTB_BUDGET") == "session" else FULL
+    name = os.environ.get(BUDGET_ENV, "cpu15")
+    if name not in BUDGETS:
+        raise SystemExit(f"{BUDGET_ENV}={name}: choose one of {', '.join(BUDGETS)}")
+    return BUDGETS[name]
 
 
 def run_path(cfg: DiscreteConfig, budget_name: str) -> Path:
@@ -136,20 +150,21 @@ def median(xs) -> float:
     return float(np.median(np.asarray(xs, dtype=float)))
 
 
+BUDGET_NOTES = {
+    "cpu15": "each MaskGIT and AR model within the issue's 15 CPU-minutes (one thread), 3 seeds",
+    "prototype": "the issue's prototype: 0.36M parameters, 10k steps of batch 128, 3 seeds",
+    "session": "reduced: one seed, 1500-4000 steps of batch 32 (a shared machine's budget)",
+    "quick": "quick: pipeline check, numbers meaningless",
+}
+
+
 def settings(db: DBudget, **kw) -> dict:
     """The JSON settings block: model, data, and the budget that produced the numbers."""
     return {
         "data": "shapes, class-conditional (shape x colour, 16 classes)",
         "model": f"TokenTransformer hidden {db.hidden}, depth {db.depth}, heads 4",
         "budget": db.describe(),
-        "budget_note": (
-            "full = the issue's protocol"
-            if db.name == "full"
-            else "reduced: CPU shared by ~7 engineers; rerun without GENERATIVE_PARTB_BUDGET "
-            "for the full protocol (3 seeds x 10k steps)"
-            if db.name == "session"
-            else "quick: pipeline check, numbers meaningless"
-        ),
+        "budget_note": BUDGET_NOTES[db.name],
         **kw,
     }
 
@@ -159,7 +174,12 @@ def write(b, db: DBudget, name, claim, measured, verdict, numbers, extra: dict, 
     from benchmarks.lab import write_result
 
     lb = dataclasses.replace(b, train_seeds=db.seeds, eval_seeds=1)
-    return write_result(lb, name, claim, measured, verdict, numbers, settings(db, **extra), t0)
+    path = write_result(lb, name, claim, measured, verdict, numbers, settings(db, **extra), t0)
+    if db.name not in ("cpu15", "quick"):  # the command must name the budget that made this
+        out = json.loads(path.read_text())
+        out["command"] = f"{BUDGET_ENV}={db.name} {out['command']}"
+        path.write_text(json.dumps(out, indent=1))
+    return path
 
 
 def arms_summary(scores: dict, seeds) -> dict:

@@ -2,8 +2,8 @@
 model's validity at 64 steps; T = 8 reaches at least 70% validity; each model trains in at most
 15 minutes of CPU. Medians over training seeds; reuses the lab's cached runs.
 
-    python -m benchmarks.partb_targets                              # the issue's protocol
-    GENERATIVE_PARTB_BUDGET=session python -m benchmarks.partb_targets   # the reduced one
+    python -m benchmarks.partb_targets                                    # 15 CPU-min a model
+    GENERATIVE_PARTB_BUDGET=prototype python -m benchmarks.partb_targets  # the issue's prototype
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class TrainConfig:
     target: str = "eps"  # DDPM: eps | x0 | v
     path: str = "linear"  # FM: linear | vp
     t_scale: float = 1000.0
-    width: int = 256  # MLP
+    width: int = 128  # MLP (125k parameters on 2D: as good as 256 for FM, 3x cheaper)
     depth: int = 3  # MLP
     dit_size: str = "DiT-T"
     patch: int = 1

@@ -81,6 +81,8 @@ class LessonRefs:
         value = self._lookup(experiment, key_path)
         if isinstance(value, (dict, list)):
             raise RefError(f"{experiment}.json {key_path} is not a number; keys: {_keys_at(value)}")
+        if value is None:  # e.g. a threshold the measurement never reached: the prose must say so
+            raise RefError(f"{experiment}.json {key_path} is null; rewrite the sentence for it")
         try:
             return format(value, spec) if spec else str(value)
         except (ValueError, TypeError) as e:

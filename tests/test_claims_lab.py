@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run_all import EXPERIMENTS
+from benchmarks.run_all import EXPERIMENTS, GROUPS
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_RESULTS = ROOT / "benchmarks" / "results" / "quick"
@@ -42,3 +42,22 @@ def test_each_experiment_writes_its_result_and_figure(quick_run, name):
     png = QUICK_RESULTS / f"{name}.png"
     assert png.stat().st_size > 5000 and png.read_bytes()[:4] == b"\x89PNG"
     assert f"{name}: " in quick_run  # the headline was printed
+
+
+def test_groups_split_the_experiments_once_each():
+    parts = [n for g in ("parta", "images", "tokenizers", "generation") for n in GROUPS[g]]
+    assert parts == EXPERIMENTS and GROUPS["all"] == EXPERIMENTS
+    assert all(n.startswith(("exp0", "exp10")) for n in GROUPS["parta"])
+
+
+def test_partb_budget_is_named_by_the_environment(monkeypatch):
+    from benchmarks import lab_discrete as ld
+    from benchmarks.lab import FULL, QUICK
+
+    monkeypatch.delenv(ld.BUDGET_ENV, raising=False)
+    assert ld.budget(FULL).name == "cpu15" and ld.budget(QUICK).name == "quick"
+    monkeypatch.setenv(ld.BUDGET_ENV, "prototype")
+    assert ld.budget(FULL) == ld.PROTOTYPE and ld.PROTOTYPE.hidden == 96
+    monkeypatch.setenv(ld.BUDGET_ENV, "huge")
+    with pytest.raises(SystemExit, match="choose one of cpu15, prototype, session"):
+        ld.budget(FULL)

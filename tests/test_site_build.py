@@ -67,6 +67,15 @@ def test_missing_key_lists_the_keys_there(tmp_path):
         r.num("exp99_missing", "x")
 
 
+def test_null_number_fails_instead_of_printing_none(tmp_path):
+    """A threshold a measurement never reached is null in the JSON: the lesson must not print
+    'None' but be rewritten, so num() refuses it."""
+    r = refs.LessonRefs(ROOT, tmp_path, [])
+    r._json["exp_fake"] = {"numbers": {"nfe_to_1.25x": None}}
+    with pytest.raises(refs.RefError, match="is null"):
+        r.num("exp_fake", "numbers/nfe_to_1.25x")
+
+
 def test_code_region_has_the_real_line_numbers(tmp_path):
     src = (ROOT / "generative/continuous/diffusion.py").read_text().splitlines()
     start = src.index("    # region: q_sample") + 2  # 1-based number of the region's first line

@@ -200,8 +200,9 @@ def exact_marginal_velocity(x, t, data):
     t = _col(t, xd)  # (B, 1)
     # |x - t x1_i|^2 = |x|^2 - 2 t x.x1_i + t^2 |x1_i|^2, and |x|^2 is the same for every i, so it
     # cancels in the softmax: the logits are one matmul
-    logits = (t * (xd @ d.T) - 0.5 * t**2 * d.pow(2).sum(1)) / (1 - t) ** 2  # (B, N)
-    w = (logits - logits.logsumexp(dim=1, keepdim=True)).exp()  # stable softmax over i, (B, N)
+    a = t / (1 - t) ** 2  # (B, 1): scaling the small factors first keeps (B, N) passes few
+    logits = (a * xd) @ d.T - (0.5 * a * t) * d.pow(2).sum(1)  # (B, N)
+    w = torch.softmax(logits, dim=1)  # posterior weights over the data points, (B, N)
     return ((w @ d - xd) / (1 - t)).to(x.dtype)  # sum_i w_i (x1_i - x) / (1 - t): sum w = 1
 
 
