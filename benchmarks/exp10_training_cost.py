@@ -58,6 +58,7 @@ def run(b):
             reach[f"{t}x"] = {"step": hit["step"], "wall_s": hit["wall_s"]} if hit else None
         numbers[m] = {
             "curve": curve,
+            "best": min(curve, key=lambda c: c["ratio"]),  # lowest median snapshot
             "reach": reach,
             "sampler": f"{SAMPLERS[m][0]} x{SAMPLERS[m][1]}",
         }

@@ -16,7 +16,7 @@ CLAIM = (
     "exp07; lesson 08)"
 )
 BASE = SETUPS["digits"]
-SEEDS = (0, 1, 2)
+SEEDS = (0,)  # one training seed (3 would cost ~25 CPU-minutes more: see issue 5)
 
 
 def params(cfg: dict) -> int:

@@ -3,7 +3,8 @@ sampling + scoring jobs (validity and conditional accuracy by the exact checker,
 
 Budgets (GENERATIVE_PARTB_BUDGET picks one; every result JSON records which made it):
 - cpu15, the default: what the issue's limit of 15 CPU-minutes per model buys here, 3 seeds
-  (a 64-wide, 2-block transformer, 8000 steps of batch 64: about 9.5 minutes on one thread).
+  (a 64-wide, 2-block transformer, 8000 MaskGIT steps of batch 64: about 9.5 minutes on one
+  thread; the AR model, which converges far sooner, 3000 steps).
 - prototype: the issue's reference prototype (0.36M parameters, 10k steps of batch 128), about
   70 CPU-minutes per model on this machine.
 - session: the single-seed budget of the first results (1500-4000 steps of batch 32).
@@ -39,11 +40,14 @@ class DBudget:
     depth: int = 3
     lr: float = 1e-3
     maskgit_steps: int = 0  # 0: as `steps`; more lets the slower-learning masked model catch up
+    ar_steps: int = 0  # 0: as `steps`; the AR model converges sooner, so may stop sooner
 
     def cfg(self, method: str, seed: int, **kw) -> DiscreteConfig:
         steps = self.steps if method in ("maskgit", "ar") else self.bound_steps
         if method == "maskgit" and self.maskgit_steps:
             steps = self.maskgit_steps
+        if method == "ar" and self.ar_steps:
+            steps = self.ar_steps
         return DiscreteConfig(
             method=method,
             seed=seed,
@@ -63,7 +67,7 @@ class DBudget:
 
 PROTOTYPE = DBudget("prototype")
 CPU15 = DBudget(
-    "cpu15", steps=8000, batch=64, bound_steps=1500, hidden=64, depth=2, lr=2e-3,
+    "cpu15", steps=8000, batch=64, bound_steps=1000, hidden=64, depth=2, lr=2e-3, ar_steps=3000,
 )  # fmt: skip
 SESSION = DBudget(
     "session", seeds=(0,), steps=1500, batch=32, snapshot_every=250, bound_steps=600,

@@ -61,3 +61,13 @@ def test_partb_budget_is_named_by_the_environment(monkeypatch):
     monkeypatch.setenv(ld.BUDGET_ENV, "huge")
     with pytest.raises(SystemExit, match="choose one of cpu15, prototype, session"):
         ld.budget(FULL)
+
+
+def test_pmap_runs_longest_first_and_returns_in_order(monkeypatch):
+    from benchmarks import lab
+
+    arms = (("rk4", 4), ("ancestral", 1000))
+    jobs = [{"sampler": s, "steps": k, "eval_seeds": 5} for s, k in arms]
+    assert lab.job_cost(jobs[0]) == 80 and lab.job_cost(jobs[1]) == 5000
+    monkeypatch.setattr(lab, "WORKERS", 2)
+    assert lab.pmap(lab.job_cost, jobs + jobs[:1]) == [80, 5000, 80]  # the pool keeps the order
