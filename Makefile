@@ -53,7 +53,7 @@ test: venv peers $(NODE)   ## lint, format check, the test suite (claims lab at 
 	$(BIN)/ruff format --check generative tests benchmarks site
 	$(BIN)/pytest
 
-bench: venv peers   ## Part A's claims lab (exp01-10) from scratch, ~34 min (QUICK=1: every group, pipeline only)
+bench: venv peers   ## Part A's claims lab (exp01-10) from scratch (QUICK=1: every group, pipeline only)
 	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,--group parta)
 
 bench-partb: venv peers   ## Part B's lab: tokenizers (exp20-23) and generation (exp30-34), hours

@@ -66,7 +66,9 @@ def job_cost(job) -> float:
         return (job.get("steps") or 1) * per * job.get("eval_seeds", 1)
     cfg = job[0] if isinstance(job, tuple) else None
     if hasattr(cfg, "steps") and hasattr(cfg, "model"):
-        return (cfg.steps or 3000) * (3 if cfg.model == "dit" else 1)
+        from generative.train import DEFAULT_STEPS
+
+        return (cfg.steps or DEFAULT_STEPS[cfg.model]) * (3 if cfg.model == "dit" else 1)
     return 1.0
 
 
@@ -196,6 +198,7 @@ def write_result(
     numbers: dict,
     settings: dict,
     t0: float,
+    env: str = "",
 ) -> Path:
     """results/<name>.json: the headline, the verdict, every number, and how to reproduce it."""
     assert verdict in ("holds", "does not hold", "holds with caveat"), verdict
@@ -211,7 +214,9 @@ def write_result(
         "eval_seeds": b.eval_seeds,
         "quick": b.quick,
         "versions": versions(),
-        "command": f"python -m benchmarks.run_all --only {name}" + (" --quick" if b.quick else ""),
+        "command": env
+        + f"python -m benchmarks.run_all --only {name}"
+        + (" --quick" if b.quick else ""),
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     path = b.results / f"{name}.json"

@@ -178,12 +178,8 @@ def write(b, db: DBudget, name, claim, measured, verdict, numbers, extra: dict, 
     from benchmarks.lab import write_result
 
     lb = dataclasses.replace(b, train_seeds=db.seeds, eval_seeds=1)
-    path = write_result(lb, name, claim, measured, verdict, numbers, settings(db, **extra), t0)
-    if db.name not in ("cpu15", "quick"):  # the command must name the budget that made this
-        out = json.loads(path.read_text())
-        out["command"] = f"{BUDGET_ENV}={db.name} {out['command']}"
-        path.write_text(json.dumps(out, indent=1))
-    return path
+    env = "" if db.name in ("cpu15", "quick") else f"{BUDGET_ENV}={db.name} "  # the budget used
+    return write_result(lb, name, claim, measured, verdict, numbers, settings(db, **extra), t0, env)
 
 
 def arms_summary(scores: dict, seeds) -> dict:

@@ -60,17 +60,21 @@ GROUPS = {
 
 def write_index():
     """benchmarks/README.md: one row per experiment, read from results/*.json."""
-    rows = ["| experiment | claim | measured | verdict |", "|---|---|---|---|"]
+    rows = ["| experiment | claim | measured | verdict | wall s |", "|---|---|---|---|---|"]
+    walls = {}
     for name in sorted(EXPERIMENTS):
         path = RESULTS / f"{name}.json"
         if not path.exists():
-            rows.append(f"| {name} | (not run yet) | | |")
+            rows.append(f"| {name} | (not run yet) | | | |")
             continue
         r = json.loads(path.read_text())
+        walls[name] = r["wall_s"]
         rows.append(
             f"| [{name}](results/{name}.json) | {r['claim']} | {r['measured']} | "
-            f"**{r['verdict']}** |"
+            f"**{r['verdict']}** | {r['wall_s']:.0f} |"
         )
+    parta = sum(walls.get(n, 0.0) for n in GROUPS["parta"])
+    rows.append(f"\n`make bench` (exp01-10) last took {parta / 60:.1f} minutes of experiment time.")
     text = (ROOT / "README.head.md").read_text() + "\n" + "\n".join(rows) + "\n"
     (ROOT / "README.md").write_text(text)
 
