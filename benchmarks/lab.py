@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -72,6 +73,16 @@ def job_cost(job) -> float:
     return 1.0
 
 
+# how busy the pool kept its workers: seconds of job time, and of pool wall time x workers
+POOL_STATS = {"busy_s": 0.0, "capacity_s": 0.0}
+
+
+def _timed(args):
+    fn, job = args
+    t0 = time.perf_counter()
+    return fn(job), time.perf_counter() - t0
+
+
 def pmap(fn, jobs: list) -> list:
     """fn over jobs in WORKERS spawned processes (fn must live at a module's top level), longest
     first, results in the jobs' order. The pool lives as long as the lab: workers import torch
@@ -83,11 +94,25 @@ def pmap(fn, jobs: list) -> list:
         _POOL = mp.get_context("spawn").Pool(WORKERS)
         atexit.register(_POOL.terminate)
     order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
-    done = _POOL.map(fn, [jobs[i] for i in order], chunksize=1)
+    t0 = time.perf_counter()
+    done = _POOL.map(_timed, [(fn, jobs[i]) for i in order], chunksize=1)
+    POOL_STATS["capacity_s"] += WORKERS * (time.perf_counter() - t0)
+    POOL_STATS["busy_s"] += sum(s for _, s in done)
     out = [None] * len(jobs)
-    for i, r in zip(order, done, strict=True):
+    for i, (r, _) in zip(order, done, strict=True):
         out[i] = r
     return out
+
+
+def pool_line() -> str:
+    """One line on how well the jobs filled the workers (idle tails show up here)."""
+    cap = POOL_STATS["capacity_s"]
+    if not cap:
+        return "pool: not used"
+    return (
+        f"pool: {WORKERS} workers busy {100 * POOL_STATS['busy_s'] / cap:.0f}% of "
+        f"{cap / WORKERS / 60:.1f} min in parallel sections"
+    )
 
 
 # fields that do not change the trained weights: runs differing only here share a cache entry
@@ -126,7 +151,54 @@ def ensure_runs(cfgs: list[TrainConfig], quick: bool) -> list[Path]:
     return paths
 
 
+@functools.cache
+def _code_hash() -> str:
+    """The package's source: a score kept by older sampling or metric code is never reused."""
+    h = hashlib.sha256()
+    for f in sorted((ROOT.parent / "generative").rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _score_key(job) -> str:
+    """What decides a score besides the run's weights: the same key, the same numbers."""
+    fields = {
+        "code": _code_hash(),
+        "snapshot": job.get("snapshot"),
+        "sampler": job["sampler"],
+        "steps": job["steps"],
+        "variance": job.get("variance", "beta"),
+        "guidance": job.get("guidance", 1.0),
+        "label": job.get("label"),
+        "eval_seeds": job["eval_seeds"],
+        "n": job.get("n", 2000),
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def score(job) -> dict:
+    """score_run, kept in the run's folder: experiments that score the same run the same way
+    (exp01, 04, 05, 07 reuse exp02's default arms) sample and solve the OT once. The cache goes
+    with the run, so a from-scratch lab recomputes everything."""
+    folder = Path(job["run"]) / "scores"
+    path = folder / f"{_score_key(job)}.json"
+    samples = path.with_suffix(".npy")
+    if path.exists() and (not job.get("keep_samples") or samples.exists()):
+        out = json.loads(path.read_text())
+        if job.get("keep_samples"):
+            out["samples"] = np.load(samples)
+        return out
+    out = score_run(job)
+    folder.mkdir(exist_ok=True)
+    if "samples" in out:
+        np.save(samples, out["samples"])
+    tmp = path.with_suffix(f".{time.time_ns()}.tmp")  # atomic: no half-written score is read
+    tmp.write_text(json.dumps({k: v for k, v in out.items() if k != "samples"}))
+    tmp.replace(path)
+    return out
+
+
+def score_run(job) -> dict:
     """Sample a cached run and score it by the 2D protocol. job: dict with run, sampler, steps,
     eval_seeds and optional guidance, label, variance."""
     import torch

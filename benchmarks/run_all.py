@@ -104,7 +104,7 @@ def main():
         importlib.import_module(f"benchmarks.{name}").run(budget)
     if not a.quick:
         write_index()
-    print(f"claims lab finished in {time.perf_counter() - t0:.0f}s")
+    print(f"claims lab finished in {time.perf_counter() - t0:.0f}s; {lab.pool_line()}")
 
 
 if __name__ == "__main__":

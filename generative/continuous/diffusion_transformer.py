@@ -190,7 +190,7 @@ class DiT(nn.Module):
         h = self.x_embedder(x) + self.pos_embed  # (B, N, hidden)
         if self.conditioning == "in_context":
             return self.unpatchify(self._in_context(h, t, y))
-        c = condition(self.t_embedder, self.y_embedder, t, y)  # (B, hidden)
+        c = condition(self.t_embedder, self.y_embedder, t, y)  # (B or 1, hidden)
         for block in self.blocks:
             h = block(h, c)
         return self.unpatchify(self.final_layer(h, c))

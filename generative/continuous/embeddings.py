@@ -50,7 +50,11 @@ class LabelEmbedder(nn.Module):
 
 
 def condition(t_embedder, y_embedder, t, y):
-    """c = embed(t) + embed(y); with no label given, a class model gets the null label."""
+    """c = embed(t) + embed(y); with no label given, a class model gets the null label.
+    When every sample shares t and label (as in sampling) c is one row, (1, hidden): the layers
+    broadcast it, so the conditioning MLPs run once per step instead of once per sample."""
+    if len(t) > 1 and bool((t == t[0]).all()) and (y is None or bool((y == y[0]).all())):
+        t, y = t[:1], None if y is None else y[:1]
     c = t_embedder(t)
     if y_embedder is not None:
         if y is None:

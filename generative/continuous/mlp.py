@@ -40,7 +40,7 @@ class MLP(nn.Module):
         self.out = nn.Sequential(nn.SiLU(), nn.Linear(width, dim))
 
     def forward(self, x, t, y=None):
-        c = condition(self.t_embedder, self.y_embedder, t, y)  # (B, width)
+        c = condition(self.t_embedder, self.y_embedder, t, y)  # (B or 1, width)
         h = self.inp(x.flatten(1))  # (B, width)
         for block in self.blocks:
             h = block(h, c)
