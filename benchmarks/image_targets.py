@@ -5,7 +5,7 @@
   classifier's feature space) at most 2x the real-versus-real floor, at 32 NFE or fewer.
 - MNIST-5k, 28x28, patch 4: what about 20 minutes of one CPU thread reach (no bound: stated).
 
-Trained runs live in the claims lab's cache (benchmarks/.cache/full), so a second call only
+Trained runs live in the claims lab's cache (benchmarks/.cache/full/images), so a second call only
 samples. Prints a table; writes benchmarks/results/image_targets.{json,md}.
 
     python -m benchmarks.image_targets                 # both

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from generative.continuous.image_data import is_image_spec
 from generative.train import TrainConfig
 
 ROOT = Path(__file__).parent
@@ -122,7 +123,13 @@ NOT_HASHED = ("snapshot_every", "ckpt_every", "log_every")
 def run_path(cfg: TrainConfig, quick: bool) -> Path:
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in NOT_HASHED}
     key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    return CACHE / ("quick" if quick else "full") / f"{cfg.method}-{cfg.model}-{key[:12]}"
+    return cache_dir(quick, is_image_spec(cfg.data)) / f"{cfg.method}-{cfg.model}-{key[:12]}"
+
+
+def cache_dir(quick: bool, images: bool = False) -> Path:
+    """Where trained runs are kept. Image runs have their own folder, so that a from-scratch
+    Part A lab (make bench) leaves the costlier image runs alone, and the other way round."""
+    return CACHE / ("quick" if quick else "full") / ("images" if images else "points")
 
 
 def _train_one(job):

@@ -18,7 +18,7 @@ import time
 
 from benchmarks import lab
 from benchmarks.image_lab import JUDGES
-from benchmarks.lab import CACHE, FULL, QUICK, RESULTS, ROOT
+from benchmarks.lab import CACHE, FULL, QUICK, RESULTS, ROOT, cache_dir
 from generative import metrics
 
 # in run order: exp02 trains the default runs with EMA snapshots, which the others reuse
@@ -89,15 +89,19 @@ def main():
     budget = QUICK if a.quick else FULL
     if a.quick:
         lab.WORKERS = 1
-    cache = CACHE / ("quick" if a.quick else "full")
     names = a.only or GROUPS[a.group]
-    if not a.keep_cache and cache.exists():
-        shutil.rmtree(cache)  # from scratch: every number below comes from this invocation
-    if not a.keep_cache and not a.quick and set(names) & set(GROUPS["images"]):
-        shutil.rmtree(JUDGES, ignore_errors=True)  # the image metric's classifiers too
+    if not a.keep_cache:  # from scratch: every number below comes from this invocation
+        if a.quick:
+            shutil.rmtree(CACHE / "quick", ignore_errors=True)
+        if set(names) & set(GROUPS["parta"]):
+            shutil.rmtree(cache_dir(a.quick), ignore_errors=True)
+        if set(names) & set(GROUPS["images"]):
+            shutil.rmtree(cache_dir(a.quick, images=True), ignore_errors=True)
+            if not a.quick:
+                shutil.rmtree(JUDGES, ignore_errors=True)  # the image metric's classifiers too
     # the floors (exact OT of true data against true data) are shared by every arm: keep each
-    # once, inside this mode's cache (workers inherit the environment)
-    os.environ[metrics.FLOOR_CACHE_ENV] = str(cache / "floors")
+    # once, beside the 2D runs (workers inherit the environment)
+    os.environ[metrics.FLOOR_CACHE_ENV] = str(cache_dir(a.quick) / "floors")
     t0 = time.perf_counter()
     for name in names:
         print(f"{name} ...", flush=True)

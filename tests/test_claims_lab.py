@@ -71,3 +71,32 @@ def test_pmap_runs_longest_first_and_returns_in_order(monkeypatch):
     assert lab.job_cost(jobs[0]) == 80 and lab.job_cost(jobs[1]) == 5000
     monkeypatch.setattr(lab, "WORKERS", 2)
     assert lab.pmap(lab.job_cost, jobs + jobs[:1]) == [80, 5000, 80]  # the pool keeps the order
+
+
+def test_image_runs_and_point_runs_are_cached_apart():
+    """`make bench` from scratch clears the 2D runs only; the image lab's runs stay."""
+    from benchmarks.lab import run_path
+    from generative.train import TrainConfig
+
+    assert run_path(TrainConfig(), quick=False).parent.name == "points"
+    assert run_path(TrainConfig(data="digits", model="dit"), quick=False).parent.name == "images"
+
+
+def test_a_score_is_kept_with_its_run_and_reused(tmp_path):
+    """Scoring the same run the same way twice solves the OT once and returns the same numbers;
+    another sampler is another entry; samples come back when asked for."""
+    import numpy as np
+
+    from benchmarks import lab
+    from generative.train import TrainConfig, train
+
+    run = tmp_path / "run"
+    train(TrainConfig(steps=30), run, progress=False)
+    job = {"run": run, "sampler": "euler", "steps": 4, "eval_seeds": 1, "n": 300}
+    first = lab.score({**job, "keep_samples": True})
+    assert len(list((run / "scores").glob("*.json"))) == 1
+    again = lab.score(job)
+    assert again == {k: v for k, v in first.items() if k != "samples"}
+    assert np.array_equal(lab.score({**job, "keep_samples": True})["samples"], first["samples"])
+    other = lab.score({**job, "steps": 8})
+    assert len(list((run / "scores").glob("*.json"))) == 2 and other["nfe"] == 8
