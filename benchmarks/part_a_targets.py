@@ -1,6 +1,6 @@
 """Issue-2 targets on two moons: {FM, DDPM} x {MLP, DiT} at default settings, 3 training seeds x
-5 evaluation seeds. Trained runs are shared with the claims lab's cache (benchmarks/.cache/full/points),
-so after `make bench` this only samples. Prints a table and writes
+5 evaluation seeds. Trained runs are shared with the claims lab's cache
+(benchmarks/.cache/full/points), so after `make bench` this only samples. Prints a table and writes
 benchmarks/results/part_a_targets.{json,md}.
 
     python -m benchmarks.part_a_targets

@@ -83,6 +83,7 @@ def test_missing_label_means_the_null_label(kind, shape):
     assert not torch.allclose(model(x, t, y), model(x, t, null), atol=1e-4)
     assert not torch.allclose(model(x, t + 0.1, null), model(x, t, null), atol=1e-4)
 
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kind", ["mlp", "dit"])
 @pytest.mark.parametrize("labels", ["none", "shared"])
@@ -99,7 +100,6 @@ def test_a_shared_time_gives_what_each_sample_alone_gives(kind, shape, labels):
     rows = [model(x[i : i + 1], t[:1], None if y is None else y[:1]) for i in range(len(x))]
     assert torch.allclose(batch, torch.cat(rows), atol=1e-6)
     assert not torch.allclose(batch, model(x, t + 0.1, y), atol=1e-4)  # t still reaches it
-
 
 
 # endregion
