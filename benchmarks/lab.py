@@ -105,6 +105,15 @@ def pmap(fn, jobs: list) -> list:
     return out
 
 
+def close_pool():
+    """Let the workers finish and exit (a terminated pool leaves a semaphore behind)."""
+    global _POOL
+    if _POOL is not None:
+        _POOL.close()
+        _POOL.join()
+        _POOL = None
+
+
 def pool_line() -> str:
     """One line on how well the jobs filled the workers (idle tails show up here)."""
     cap = POOL_STATS["capacity_s"]
@@ -160,9 +169,10 @@ def ensure_runs(cfgs: list[TrainConfig], quick: bool) -> list[Path]:
 
 @functools.cache
 def _code_hash() -> str:
-    """The package's source: a score kept by older sampling or metric code is never reused."""
+    """The package's and this file's source: a score kept by older sampling or metric code is
+    never reused."""
     h = hashlib.sha256()
-    for f in sorted((ROOT.parent / "generative").rglob("*.py")):
+    for f in [Path(__file__), *sorted((ROOT.parent / "generative").rglob("*.py"))]:
         h.update(f.read_bytes())
     return h.hexdigest()
 

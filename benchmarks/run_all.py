@@ -106,6 +106,7 @@ def main():
     for name in names:
         print(f"{name} ...", flush=True)
         importlib.import_module(f"benchmarks.{name}").run(budget)
+    lab.close_pool()
     if not a.quick:
         write_index()
     print(f"claims lab finished in {time.perf_counter() - t0:.0f}s; {lab.pool_line()}")
