@@ -20,7 +20,7 @@ import os
 import time
 
 from benchmarks.image_lab import score_image_run, summarize_images
-from benchmarks.lab import FULL, RESULTS, ensure_runs, pmap, versions
+from benchmarks.lab import FULL, RESULTS, close_pool, ensure_runs, pmap, versions
 
 # The step counts are what fit the time budgets on this (shared, two-core) machine; the
 # measured training time is printed beside every result.
@@ -129,3 +129,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    close_pool()

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import platform
 import shutil
 import sys
@@ -152,9 +153,14 @@ def _train_one(job):
 
 
 def _cached(cfg: TrainConfig, path: Path) -> bool:
-    if not (path / "state.json").exists():
+    """A finished run: all its steps done (a killed lab leaves a checkpoint part-way), and its
+    snapshots kept if they are asked for."""
+    from generative.train import resolved
+
+    state = path / "state.json"
+    if not state.exists() or json.loads(state.read_text()).get("step") != resolved(cfg).steps:
         return False
-    return not cfg.snapshot_every or (path / "snapshots").is_dir()  # snapshots asked, not kept
+    return not cfg.snapshot_every or (path / "snapshots").is_dir()
 
 
 def ensure_runs(cfgs: list[TrainConfig], quick: bool) -> list[Path]:
@@ -200,18 +206,22 @@ def score(job) -> dict:
     folder = Path(job["run"]) / "scores"
     path = folder / f"{_score_key(job)}.json"
     samples = path.with_suffix(".npy")
-    if path.exists() and (not job.get("keep_samples") or samples.exists()):
+    if path.exists() and samples.exists():
         out = json.loads(path.read_text())
         if job.get("keep_samples"):
             out["samples"] = np.load(samples)
         return out
-    out = score_run(job)
+    out = score_run({**job, "keep_samples": True})  # kept always: a later caller may want them
     folder.mkdir(exist_ok=True)
-    if "samples" in out:
-        np.save(samples, out["samples"])
-    tmp = path.with_suffix(f".{time.time_ns()}.tmp")  # atomic: no half-written score is read
+    tag = f"{os.getpid()}.{time.time_ns()}"  # atomic writes: a reader never sees half a file
+    with open(folder / f"{path.stem}.{tag}.npy.tmp", "wb") as f:
+        np.save(f, out["samples"])
+    os.replace(f.name, samples)
+    tmp = folder / f"{path.stem}.{tag}.json.tmp"
     tmp.write_text(json.dumps({k: v for k, v in out.items() if k != "samples"}))
-    tmp.replace(path)
+    os.replace(tmp, path)  # written last: its presence means both files are complete
+    if not job.get("keep_samples"):
+        out.pop("samples")
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from benchmarks.lab import FULL, RESULTS, ensure_runs, median, pmap, score, versions
+from benchmarks.lab import FULL, RESULTS, close_pool, ensure_runs, median, pmap, score, versions
 
 # (model, sampler, steps, bound, text); every (model, sampler, steps) listed is scored
 TARGETS = [
@@ -106,3 +106,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+    close_pool()

@@ -93,10 +93,51 @@ def test_a_score_is_kept_with_its_run_and_reused(tmp_path):
     run = tmp_path / "run"
     train(TrainConfig(steps=30), run, progress=False)
     job = {"run": run, "sampler": "euler", "steps": 4, "eval_seeds": 1, "n": 300}
-    first = lab.score({**job, "keep_samples": True})
-    assert len(list((run / "scores").glob("*.json"))) == 1
-    again = lab.score(job)
-    assert again == {k: v for k, v in first.items() if k != "samples"}
-    assert np.array_equal(lab.score({**job, "keep_samples": True})["samples"], first["samples"])
+    first = lab.score(job)
+    assert "samples" not in first and len(list((run / "scores").glob("*.json"))) == 1
+    computed = lab.score_run
+
+    def refuse(job):
+        raise AssertionError("scored again instead of reading the kept score")
+
+    lab.score_run = refuse
+    try:
+        assert lab.score(job) == first
+        kept = lab.score({**job, "keep_samples": True})["samples"]
+    finally:
+        lab.score_run = computed
+    assert np.array_equal(kept, computed({**job, "keep_samples": True})["samples"])
     other = lab.score({**job, "steps": 8})
     assert len(list((run / "scores").glob("*.json"))) == 2 and other["nfe"] == 8
+
+
+def test_every_scoring_field_changes_the_score_key():
+    from benchmarks import lab
+
+    job = {"run": "r", "sampler": "euler", "steps": 4, "eval_seeds": 1}
+    keys = {lab._score_key(job)}
+    for change in (
+        {"snapshot": 250},
+        {"variance": "beta_tilde"},
+        {"guidance": 2.0},
+        {"label": 1},
+        {"n": 500},
+        {"eval_seeds": 5},
+        {"sampler": "rk4"},
+    ):
+        keys.add(lab._score_key({**job, **change}))
+    assert len(keys) == 8
+    assert lab._score_key({**job, "run": "elsewhere", "keep_samples": True}) in keys  # not keyed
+
+
+def test_a_run_killed_part_way_is_not_taken_for_finished(tmp_path):
+    import json
+
+    from benchmarks import lab
+    from generative.train import TrainConfig
+
+    cfg = TrainConfig(steps=30)
+    (tmp_path / "state.json").write_text(json.dumps({"step": 20}))
+    assert not lab._cached(cfg, tmp_path)
+    (tmp_path / "state.json").write_text(json.dumps({"step": 30}))
+    assert lab._cached(cfg, tmp_path)

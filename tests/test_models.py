@@ -86,17 +86,21 @@ def test_missing_label_means_the_null_label(kind, shape):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("kind", ["mlp", "dit"])
-@pytest.mark.parametrize("labels", ["none", "shared"])
+@pytest.mark.parametrize("labels", ["none", "shared", "null"])
 def test_a_shared_time_gives_what_each_sample_alone_gives(kind, shape, labels):
     """Sampling shares t (and the label) across the batch, so the condition is computed once
     and broadcast: each row must still equal that sample run on its own."""
-    model = make(kind, shape, NUM_CLASSES if labels == "shared" else 0)
+    model = make(kind, shape, NUM_CLASSES if labels != "none" else 0)
     if kind == "dit":
         perturb_output_layer(model)
     x, _, _ = inputs(shape)
     t = torch.full((len(x),), 0.37)
     y = torch.full((len(x),), 1) if labels == "shared" else None
+    seen = []
+    hook = model.t_embedder.register_forward_hook(lambda m, args, out: seen.append(len(args[0])))
     batch = model(x, t, y)
+    hook.remove()
+    assert seen == [1]  # the time embedding ran once, not once per sample
     rows = [model(x[i : i + 1], t[:1], None if y is None else y[:1]) for i in range(len(x))]
     assert torch.allclose(batch, torch.cat(rows), atol=1e-6)
     assert not torch.allclose(batch, model(x, t + 0.1, y), atol=1e-4)  # t still reaches it
