@@ -22,7 +22,7 @@ CLAIM = (
 OBJECTIVES = ("I-CFM", "OT-CFM")  # torchcfm, sigma = 0: the same linear path as ours
 # peer sampler -> (method of the run it drives, our counterpart (sampler, steps)); the 1000-step
 # chains get one training seed and one eval seed: they match our samples draw for draw (max
-# |diff| ~1e-3), our x1000 quality at 3 x 5 seeds is exp02's, and 3 x 5 here would add ~3 min
+# |diff| ~1e-3); exp02 has our sigma^2 = beta x1000 chain at 3 x 5 seeds; 3 x 5 here: ~3 min more
 PAIRS = {
     "flow_matching euler x16": ("fm", ("euler", 16)),
     "flow_matching midpoint x8": ("fm", ("midpoint", 8)),
