@@ -3,10 +3,10 @@ sampling + scoring jobs (validity and conditional accuracy by the exact checker,
 
 Budgets (GENERATIVE_PARTB_BUDGET picks one; every result JSON records which made it):
 - cpu15, the default: what the issue's limit of 15 CPU-minutes per model buys here, 3 seeds
-  (a 64-wide, 2-block transformer, 8000 MaskGIT steps of batch 64: about 9.5 minutes on one
-  thread; the AR model, which converges far sooner, 3000 steps).
-- prototype: the issue's reference prototype (0.36M parameters, 10k steps of batch 128), about
-  70 CPU-minutes per model on this machine.
+  (a 64-wide, 2-block transformer, 8000 MaskGIT steps of batch 64: the training times are in
+  results/partb_targets.json; the AR model, which converges far sooner, 3000 steps).
+- prototype: the issue's reference prototype (0.36M parameters, 10k steps of batch 128), close
+  to an hour of CPU per model on this machine (partb_prototype_check measures one).
 - session: the single-seed budget of the first results (1500-4000 steps of batch 32).
 """
 

@@ -79,6 +79,17 @@ def write_index():
     (ROOT / "README.md").write_text(text)
 
 
+def from_scratch_folders(names: list[str], quick: bool) -> list:
+    """What a from-scratch run clears, so that every number comes from that invocation: the
+    quick cache whole; otherwise only the selected groups' runs (and the image judges)."""
+    if quick:
+        return [CACHE / "quick"]
+    out = [cache_dir(False)] if set(names) & set(GROUPS["parta"]) else []
+    if set(names) & set(GROUPS["images"]):
+        out += [cache_dir(False, images=True), JUDGES]  # the image metric's classifiers too
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny budgets (CI): pipeline only")
@@ -90,15 +101,8 @@ def main():
     if a.quick:
         lab.WORKERS = 1
     names = a.only or GROUPS[a.group]
-    if not a.keep_cache:  # from scratch: every number below comes from this invocation
-        if a.quick:
-            shutil.rmtree(CACHE / "quick", ignore_errors=True)
-        if set(names) & set(GROUPS["parta"]):
-            shutil.rmtree(cache_dir(a.quick), ignore_errors=True)
-        if set(names) & set(GROUPS["images"]):
-            shutil.rmtree(cache_dir(a.quick, images=True), ignore_errors=True)
-            if not a.quick:
-                shutil.rmtree(JUDGES, ignore_errors=True)  # the image metric's classifiers too
+    for folder in [] if a.keep_cache else from_scratch_folders(names, a.quick):
+        shutil.rmtree(folder, ignore_errors=True)
     # the floors (exact OT of true data against true data) are shared by every arm: keep each
     # once, beside the 2D runs (workers inherit the environment)
     os.environ[metrics.FLOOR_CACHE_ENV] = str(cache_dir(a.quick) / "floors")

@@ -75,11 +75,17 @@ def test_pmap_runs_longest_first_and_returns_in_order(monkeypatch):
 
 def test_image_runs_and_point_runs_are_cached_apart():
     """`make bench` from scratch clears the 2D runs only; the image lab's runs stay."""
-    from benchmarks.lab import run_path
+    from benchmarks.image_lab import JUDGES
+    from benchmarks.lab import cache_dir, run_path
+    from benchmarks.run_all import from_scratch_folders
     from generative.train import TrainConfig
 
-    assert run_path(TrainConfig(), quick=False).parent.name == "points"
-    assert run_path(TrainConfig(data="digits", model="dit"), quick=False).parent.name == "images"
+    points = run_path(TrainConfig(), quick=False).parent
+    images = run_path(TrainConfig(data="digits", model="dit"), quick=False).parent
+    assert points == cache_dir(False) and images == cache_dir(False, images=True) != points
+    assert from_scratch_folders(GROUPS["parta"], quick=False) == [points]
+    assert from_scratch_folders(GROUPS["images"], quick=False) == [images, JUDGES]
+    assert from_scratch_folders(GROUPS["generation"], quick=False) == []
 
 
 def test_a_score_is_kept_with_its_run_and_reused(tmp_path):
