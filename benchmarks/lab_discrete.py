@@ -127,6 +127,13 @@ def main_runs(db: DBudget) -> dict:
     return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
 
 
+def linear_trained_runs(db: DBudget) -> dict:
+    """MaskGIT trained with the linear schedule (a uniform mask ratio, as MDLM draws it) instead
+    of the paper's cosine: ("maskgit-linear", seed) -> folder (exp31 measures it)."""
+    cfgs = {("maskgit-linear", s): db.cfg("maskgit", s, schedule="linear") for s in db.seeds}
+    return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
+
+
 # region: score-job
 def score(job) -> dict:
     """Sample a cached run and score it. job: run, n, and generate()'s keyword arguments

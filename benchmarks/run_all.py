@@ -46,6 +46,7 @@ EXPERIMENTS = [
     "exp32_choice_temperature",
     "exp33_training_cost",
     "exp34_d3pm_kernels",
+    "exp35_maskgit_failures",
     "partb_targets",
 ]
 # what each make target runs (`make bench` is the Part A lab, the 30-minute budget)
