@@ -56,7 +56,7 @@ test: venv peers $(NODE)   ## lint, format check, the test suite (claims lab at 
 bench: venv peers   ## Part A's claims lab (exp01-10) from scratch (QUICK=1: every group, pipeline only)
 	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,--group parta)
 
-bench-partb: venv peers   ## Part B's lab: tokenizers (exp20-23) and generation (exp30-34), hours
+bench-partb: venv peers   ## Part B's lab: tokenizers (exp20-23) and generation (exp30-35), hours
 	$(BIN)/python -m benchmarks.run_all --group tokenizers --keep-cache
 	$(BIN)/python -m benchmarks.run_all --group generation --keep-cache
 
