@@ -41,18 +41,34 @@ def test_masked_positions_are_free_and_a_fully_masked_canvas_fits_every_class():
     assert consistent(x, MASK, tokens).all()
 
 
-def test_first_error_finds_the_round_that_made_the_sample_impossible():
+def test_two_object_parts_that_fit_alone_can_be_impossible_together():
+    tokens, _ = clean_tokens()
+    a, b = tokens[0], tokens[48]  # the red square at the top left and at the bottom right
+    pa, pb = int((a != 0).nonzero()[0]), int((b != 0).nonzero()[0])
+    rows = torch.full((3, 64), MASK)
+    rows[0, pa], rows[1, pb] = a[pa], b[pb]
+    rows[2, pa], rows[2, pb] = a[pa], b[pb]
+    assert consistent(rows, MASK, class_scenes(torch.zeros(3, dtype=torch.long))).tolist() == [
+        True,
+        True,
+        False,
+    ]
+
+
+def test_first_error_finds_the_round_that_made_each_sample_impossible():
     tokens, classes = clean_tokens()
-    scene, cls = tokens[0], classes[:1]
-    far = int((scene != 0).nonzero()[0])  # an object position of this scene
-    r1 = torch.full((1, 64), MASK)
-    r1[0, 63 if scene[63] == 0 else 0] = 0  # background where the scene has background: fine
+    scene = tokens[0]  # class 0: a red square, top left, no jitter
+    obj = (scene != 0).nonzero()[:, 0]
+    r1 = torch.full((3, 64), MASK)
+    r1[0, obj[0]] = 60  # a yellow token: no red-square scene has it anywhere
+    r1[1, obj[:-1]] = scene[obj[:-1]]  # all of the object but one token: fits, pins the scene
+    r1[2, :10] = scene[:10]
     r2 = r1.clone()
-    r2[0, far] = 60  # an object token no class-0 scene has there
-    r3 = r2.clone()
-    r3[r3 == MASK] = 0
-    err = first_error([r1, r2, r3], MASK, class_scenes(cls))
-    assert err.round.tolist() == [2] and err.fixed_before.tolist() == [1]
-    assert err.background.tolist() == [False]
-    good = [torch.where(torch.arange(64) < k, scene, MASK)[None] for k in (10, 40, 64)]
-    assert first_error(good, MASK, class_scenes(cls)).round.tolist() == [0]
+    r2[1, obj[-1]] = 0  # background where the pinned scene needs its last object token: a hole
+    r2[2, :40] = scene[:40]
+    r3 = torch.where(r2 == MASK, scene, r2)
+    err = first_error([r1, r2, r3], MASK, class_scenes(classes[[0, 0, 0]]))
+    assert err.round.tolist() == [1, 2, 0]
+    assert err.fixed_before.tolist() == [0, len(obj) - 1, 0]
+    assert err.fixed_after.tolist() == [1, len(obj), 0]
+    assert err.background.tolist() == [False, True, False]

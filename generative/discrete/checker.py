@@ -38,20 +38,30 @@ class CheckResult:
         return ok
 
 
+def clean_scenes(quadrants=range(4)) -> tuple[np.ndarray, np.ndarray]:
+    """Every clean single-object scene with its object in one of these quadrants: uint8 images
+    (M, 16, 16, 3) and their labels (M, 5) in KEYS order (shape, colour, quadrant, jy, jx)."""
+    labels = list(
+        itertools.product(
+            range(len(S.SHAPES)), range(len(S.COLOURS)), quadrants, range(S.JITTER), range(S.JITTER)
+        )
+    )
+    images = np.zeros((len(labels), S.SIZE, S.SIZE, 3), dtype=np.uint8)
+    for img, lab in zip(images, labels, strict=True):
+        S.draw(img, *lab)
+    return images, np.array(labels, dtype=np.int64)
+
+
 @cache
 def _table(half: int | None) -> dict[bytes, tuple]:
     """bytes of every clean image (half None) or every clean half (0 left, 1 right) -> labels."""
-    quadrants = range(4) if half is None else (half, half + 2)
-    table = {}
-    for s, c, q, jy, jx in itertools.product(
-        range(len(S.SHAPES)), range(len(S.COLOURS)), quadrants, range(S.JITTER), range(S.JITTER)
-    ):
-        img = np.zeros((S.SIZE, S.SIZE, 3), dtype=np.uint8)
-        S.draw(img, s, c, q, jy, jx)
-        if half is not None:
-            img = img[:, half * S.QUAD : (half + 1) * S.QUAD]
-        table[np.ascontiguousarray(img).tobytes()] = (s, c, q, jy, jx)
-    return table
+    images, labels = clean_scenes(range(4) if half is None else (half, half + 2))
+    if half is not None:
+        images = images[:, :, half * S.QUAD : (half + 1) * S.QUAD]
+    return {
+        np.ascontiguousarray(img).tobytes(): tuple(int(v) for v in lab)
+        for img, lab in zip(images, labels, strict=True)
+    }
 
 
 def _lookup(images: np.ndarray, table: dict) -> tuple[np.ndarray, np.ndarray]:

@@ -1,39 +1,43 @@
 """Where a generated `shapes` sequence first goes wrong, exactly.
 
 A partial sequence (some positions still masked) is *consistent* if at least one clean scene of
-the requested class agrees with every token fixed so far: decoding can still end in a valid
-image. The clean scenes are few (64 per class, 1024 in all), so this is an exact test, not a
-learned critic. Replaying a decoder's rounds through it finds the round at which a sample became
-impossible, and which tokens were fixed then: one that contradicts tokens already on the canvas,
-or one that is fine alone but leaves no scene that fits them all.
+the requested class agrees with every token fixed so far: decoding can still end in a clean
+scene of that class. The clean scenes are few (64 per class, 1024 in all), so this is an exact
+test, not a learned critic. Replaying a decoder's rounds through it finds the round after which
+a sample could no longer succeed, how much of the canvas was fixed around it, and whether the
+tokens that broke it were background or object tokens.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from functools import cache
 
-import numpy as np
 import torch
 
-from generative.discrete import shapes as S
+N_CLASSES = 16  # shape x colour
 
 
 @cache
-def clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:
-    """Every clean single-object scene as tokens (1024, 64) and its class 4 * shape + colour."""
+def _clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:
+    from generative.discrete.checker import clean_scenes
     from generative.discrete.patch_tokenizer import PatchTokenizer
 
-    images, classes = [], []
-    for s, c, q, jy, jx in itertools.product(
-        range(len(S.SHAPES)), range(len(S.COLOURS)), range(4), range(S.JITTER), range(S.JITTER)
-    ):
-        img = np.zeros((S.SIZE, S.SIZE, 3), dtype=np.uint8)
-        S.draw(img, s, c, q, jy, jx)
-        images.append(img)
-        classes.append(4 * s + c)
-    return PatchTokenizer().encode(np.stack(images)), torch.tensor(classes)
+    images, labels = clean_scenes()
+    return PatchTokenizer().encode(images), torch.from_numpy(4 * labels[:, 0] + labels[:, 1])
+
+
+def clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:
+    """Every clean single-object scene as tokens (1024, 64) and its class 4 * shape + colour."""
+    tokens, classes = _clean_tokens()
+    return tokens.clone(), classes.clone()  # the cache stays untouched by callers
+
+
+def class_scenes(classes: torch.Tensor) -> torch.Tensor:
+    """The clean scenes of each requested class: (B, 64 scenes, 64 tokens) for classes (B,)."""
+    tokens, cls = _clean_tokens()
+    table = torch.stack([tokens[cls == k] for k in range(N_CLASSES)])  # (16, 64, N)
+    return table[classes]
 
 
 def consistent(partial: torch.Tensor, mask_id: int, scenes: torch.Tensor) -> torch.Tensor:
@@ -48,35 +52,33 @@ def consistent(partial: torch.Tensor, mask_id: int, scenes: torch.Tensor) -> tor
 
 @dataclass
 class FirstError:
-    """Per sample: the round (1-based) after which no clean scene fits, 0 if the sample stayed
-    consistent; how many tokens were fixed before that round; whether the tokens fixed in that
-    round were all background (token 0)."""
+    """Per sample: the round (1-based) after which no clean scene of its class fits, 0 if none
+    did; tokens fixed before and after that round; whether every token that round fixed was
+    background (token 0): a hole punched in the object to come, rather than a wrong object part."""
 
     round: torch.Tensor  # (B,) long
     fixed_before: torch.Tensor  # (B,) long
+    fixed_after: torch.Tensor  # (B,) long
     background: torch.Tensor  # (B,) bool
 
 
-def first_error(rounds: list[torch.Tensor], mask_id: int, scenes: torch.Tensor) -> FirstError:
+def first_error(
+    rounds: list[torch.Tensor], mask_id: int, scenes: torch.Tensor, start=None
+) -> FirstError:
     """Replay decoding rounds (each (B, N), mask_id where masked) against the clean scenes each
-    sample may end in, scenes (B, S, N) (its class's scenes)."""
+    sample may end in, scenes (B, S, N). Fixed tokens must stay fixed (true of MaskGIT and AR,
+    not of a uniform-kernel D3PM); start: the canvas before round 1 (given tokens when
+    inpainting), fully masked by default."""
     B, N = rounds[0].shape
-    err = torch.zeros(B, dtype=torch.long)
-    before = torch.zeros(B, dtype=torch.long)
+    err, before, after = (torch.zeros(B, dtype=torch.long) for _ in range(3))
     background = torch.zeros(B, dtype=torch.bool)
-    prev = torch.full((B, N), mask_id, dtype=torch.long)
+    prev = torch.full((B, N), mask_id, dtype=torch.long) if start is None else start
     for r, x in enumerate(rounds, start=1):
-        broke = (err == 0) & ~consistent(x, mask_id, scenes)  # (B,) first inconsistent now
+        broke = (err == 0) & ~consistent(x, mask_id, scenes)  # (B,) inconsistent from now on
         new = (x != mask_id) & (prev == mask_id)  # (B, N) fixed in this round
         err[broke] = r
         before[broke] = (prev != mask_id).sum(1)[broke]
+        after[broke] = (x != mask_id).sum(1)[broke]
         background[broke] = ((x == 0) | ~new).all(1)[broke]
         prev = x
-    return FirstError(err, before, background)
-
-
-def class_scenes(classes: torch.Tensor) -> torch.Tensor:
-    """The clean scenes of each requested class: (B, 64, 64) for classes (B,)."""
-    tokens, cls = clean_tokens()
-    table = torch.stack([tokens[cls == k] for k in range(16)])  # (16, 64 scenes, 64 tokens)
-    return table[classes]
+    return FirstError(err, before, after, background)
