@@ -2,13 +2,13 @@
 `shapes`, one training seed, scored by the exact checker at T = 4, 8, 16, 32 (1000 samples).
 
 Two runs of the same 0.36M-parameter network (hidden 96, depth 3, batch 128, lr 1e-3):
-- `prototype`: the issue's 10k steps (about 57 CPU-minutes here, one thread);
-- `prototype net, 2000 steps`: the same network at what the issue's 15-CPU-minute limit buys
-  (about 11 CPU-minutes), its cosine learning-rate schedule fitted to the shorter run.
+- `prototype`: the issue's 10k steps (close to an hour of CPU here, one thread);
+- `prototype net, 2000 steps`: the same network cut to fit the issue's 15-CPU-minute limit, its
+  cosine learning-rate schedule fitted to the shorter run (each run's wall time is in the JSON).
 Against the cpu15 budget's smaller network (hidden 64, depth 2, 8000 steps of 64), it says
 whether the targets are a matter of compute alone. Runs are cached in benchmarks/.cache/<name>.
 
-    python -m benchmarks.partb_prototype_check     # ~70 CPU-minutes on a fresh machine
+    python -m benchmarks.partb_prototype_check     # over an hour of CPU on a fresh machine
 """
 
 from __future__ import annotations

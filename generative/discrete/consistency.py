@@ -33,11 +33,15 @@ def clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:
     return tokens.clone(), classes.clone()  # the cache stays untouched by callers
 
 
+@cache
+def _by_class() -> torch.Tensor:
+    tokens, cls = _clean_tokens()
+    return torch.stack([tokens[cls == k] for k in range(N_CLASSES)])  # (16, 64, N)
+
+
 def class_scenes(classes: torch.Tensor) -> torch.Tensor:
     """The clean scenes of each requested class: (B, 64 scenes, 64 tokens) for classes (B,)."""
-    tokens, cls = _clean_tokens()
-    table = torch.stack([tokens[cls == k] for k in range(N_CLASSES)])  # (16, 64, N)
-    return table[classes]
+    return _by_class()[classes]  # advanced indexing copies: the cache stays untouched
 
 
 def consistent(partial: torch.Tensor, mask_id: int, scenes: torch.Tensor) -> torch.Tensor:
@@ -62,17 +66,14 @@ class FirstError:
     background: torch.Tensor  # (B,) bool
 
 
-def first_error(
-    rounds: list[torch.Tensor], mask_id: int, scenes: torch.Tensor, start=None
-) -> FirstError:
+def first_error(rounds: list[torch.Tensor], mask_id: int, scenes: torch.Tensor) -> FirstError:
     """Replay decoding rounds (each (B, N), mask_id where masked) against the clean scenes each
-    sample may end in, scenes (B, S, N). Fixed tokens must stay fixed (true of MaskGIT and AR,
-    not of a uniform-kernel D3PM); start: the canvas before round 1 (given tokens when
-    inpainting), fully masked by default."""
+    sample may end in, scenes (B, S, N). The canvas starts fully masked (no inpainting), and
+    fixed tokens must stay fixed (true of MaskGIT and AR, not of a uniform-kernel D3PM)."""
     B, N = rounds[0].shape
     err, before, after = (torch.zeros(B, dtype=torch.long) for _ in range(3))
     background = torch.zeros(B, dtype=torch.bool)
-    prev = torch.full((B, N), mask_id, dtype=torch.long) if start is None else start
+    prev = torch.full((B, N), mask_id, dtype=torch.long)
     for r, x in enumerate(rounds, start=1):
         broke = (err == 0) & ~consistent(x, mask_id, scenes)  # (B,) inconsistent from now on
         new = (x != mask_id) & (prev == mask_id)  # (B, N) fixed in this round
