@@ -9,7 +9,14 @@ import numpy as np
 
 from benchmarks.lab import ensure_runs, figure_path, median, pmap, summarize, write_result
 from generative.continuous.data import load_dataset, make_toy
-from generative.metrics import N_EVAL, OFF_DATA, POOL, REFERENCE_SEED, Reference, evaluate
+from generative.continuous.metrics import (
+    N_EVAL,
+    OFF_DATA,
+    POOL,
+    REFERENCE_SEED,
+    Reference,
+    evaluate,
+)
 
 NAME = "exp06_guidance"
 CLAIM = (
@@ -48,7 +55,7 @@ def _score(job) -> dict:
     import torch
 
     from generative.continuous.sampling import sample
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     run = load_run(job["run"])
     split = load_dataset(run.cfg.data, run.cfg.n_train, run.cfg.seed, run.cfg.noise)
@@ -94,7 +101,7 @@ def _summary(rs: list[dict]) -> dict:
 def _figure(b, numbers, first, background):
     import matplotlib.pyplot as plt
 
-    from generative.plots import scatter_panel
+    from generative.continuous.plots import scatter_panel
 
     fig = plt.figure(figsize=(14, 8))
     grid = fig.add_gridspec(2, len(SCALES), height_ratios=(1.2, 1))

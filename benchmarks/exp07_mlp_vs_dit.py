@@ -26,7 +26,7 @@ ARMS["DDPM + DIT, ancestral x250"] = {
 
 
 def run(b):
-    from generative.train import TrainConfig, build_model
+    from generative.continuous.train_denoiser import TrainConfig, build_model
 
     t0 = time.perf_counter()
     numbers, first = compare_arms(b, ARMS)
@@ -62,7 +62,7 @@ def run(b):
         {
             "data": "moons",
             "samplers": {"fm": "rk4 x4", "ddpm": "ddim x50"},
-            "note": "default training steps per model (see generative.train.DEFAULT_STEPS)",
+            "note": "default training steps per model (see train_denoiser.DEFAULT_STEPS)",
         },
         t0,
     )

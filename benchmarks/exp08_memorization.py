@@ -10,7 +10,7 @@ import numpy as np
 
 from benchmarks.lab import ensure_runs, figure_path, pmap, summarize, write_result
 from generative.continuous.data import load_dataset, make_toy
-from generative.metrics import Reference, evaluate
+from generative.continuous.metrics import Reference, evaluate
 
 NAME = "exp08_memorization"
 CLAIM = (
@@ -52,7 +52,7 @@ def _arm(job) -> dict:
     from scipy.spatial import cKDTree
 
     from generative.continuous.sampling import sample
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     run = load_run(job["run"])
     cfg, n = run.cfg, job["n"]
@@ -106,7 +106,7 @@ def _summary(rs: list[dict]) -> dict:
 def _figure(b, first, numbers):
     import matplotlib.pyplot as plt
 
-    from generative.plots import scatter_panel
+    from generative.continuous.plots import scatter_panel
 
     train = first["fresh data"]["train"]
     ex, le = first["exact field"]["samples"], first["learned"]["samples"]

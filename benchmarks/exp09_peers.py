@@ -62,7 +62,7 @@ class TorchCFM:
 
 def _train_peer(job):
     cfg, path, kind = job
-    from generative.train import train
+    from generative.continuous.train_denoiser import train
 
     np.random.seed(cfg.seed)  # torchcfm draws its OT pairs with numpy's global generator
     if not (path / "state.json").exists():
@@ -126,7 +126,7 @@ def _step_cost(quick: bool) -> dict:
 
     from generative.continuous.data import load_dataset
     from generative.continuous.flow_matching import FlowMatching
-    from generative.train import TrainConfig, build_model, resolved
+    from generative.continuous.train_denoiser import TrainConfig, build_model, resolved
 
     torch.set_num_threads(1)
     cfg = resolved(TrainConfig(method="fm"))  # the default steps and learning rate filled in
@@ -156,9 +156,9 @@ def _pair(job) -> dict:
     """Ours and the peer on the same noise for each evaluation seed: both scored, both timed."""
     import torch
 
+    from generative.continuous.metrics import Reference, evaluate
     from generative.continuous.sampling import sample
-    from generative.metrics import Reference, evaluate
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     run = load_run(job["run"])
     ref = Reference.for_run(run.cfg, n=job["n"])
@@ -308,7 +308,7 @@ def run(b):
         {"objectives": objectives, "samplers": samplers},
         {
             "data": "moons",
-            "models": "MLP, each method's default TrainConfig (generative.train)",
+            "models": "MLP, default TrainConfig (continuous.train_denoiser)",
             "objective_sampler": "ours rk4 x4 (16 NFE)",
             "peers": _peer_versions(),
             "note": (
@@ -322,7 +322,7 @@ def run(b):
 
 def _weight_diff(a, b) -> float:
     """Largest difference between two runs' EMA weights (I-CFM draws the same noise as ours)."""
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     na, nb = load_run(a).net.state_dict(), load_run(b).net.state_dict()
     return max((na[k] - nb[k]).abs().max().item() for k in na)

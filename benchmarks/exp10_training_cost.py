@@ -16,7 +16,7 @@ THRESHOLDS = (1.25, 1.5)
 
 
 def run(b):
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     t0 = time.perf_counter()
     cfgs = {

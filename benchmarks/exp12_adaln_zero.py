@@ -29,8 +29,8 @@ SEEDS = (0, 1, 2)  # three training seeds, as in every experiment of the lab
 
 
 def run(b):
-    from generative.plots import loss_figure
-    from generative.train import TrainConfig, build_model
+    from generative.continuous.plots import loss_figure
+    from generative.continuous.train_denoiser import TrainConfig, build_model
 
     t0 = time.perf_counter()
     b = image_budget(b, SEEDS)

@@ -20,7 +20,7 @@ SEEDS = (0, 1, 2)  # three training seeds, as in every experiment of the lab
 
 
 def params(cfg: dict) -> int:
-    from generative.train import TrainConfig, build_model
+    from generative.continuous.train_denoiser import TrainConfig, build_model
 
     net = build_model(TrainConfig(**cfg), (1, 8, 8), 10)
     return sum(p.numel() for p in net.parameters())

@@ -30,7 +30,7 @@ def _one(job, keep: bool = False):
     """Train one configuration; keep: return the whole result (model, trajectory) for figures."""
     import torch
 
-    from generative.discrete.codebook2d import Codebook2DConfig, train_codebook
+    from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
     res = train_codebook(Codebook2DConfig(**job))
@@ -38,7 +38,7 @@ def _one(job, keep: bool = False):
 
 
 def run(b):
-    from generative.discrete.figures import codebook_figure
+    from generative.discrete.tokenizers.codebook_figures import codebook_figure
 
     t0 = time.perf_counter()
     steps = 60 if b.quick else 1500
@@ -102,6 +102,6 @@ def run(b):
 
 
 def _default_cfg():
-    from generative.discrete.codebook2d import Codebook2DConfig
+    from generative.discrete.tokenizers.codebook2d import Codebook2DConfig
 
     return Codebook2DConfig()

@@ -19,7 +19,7 @@ BASE = dict(data="moons", quantizer="vq", encoder="mlp", K=64, update="loss", re
 def _one(job):
     import torch
 
-    from generative.discrete.codebook2d import Codebook2DConfig, train_codebook
+    from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
     return train_codebook(Codebook2DConfig(**job))
@@ -31,7 +31,7 @@ def gradient_check(straight_through: bool) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from generative.discrete.codebook2d import Codebook2DConfig, Quantized2D, points
+    from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, Quantized2D, points
 
     cfg = Codebook2DConfig(**BASE, straight_through=straight_through)
     torch.manual_seed(0)
@@ -51,7 +51,7 @@ def gradient_check(straight_through: bool) -> dict:
 
 
 def run(b):
-    from generative.discrete.figures import codebook_panel, plt
+    from generative.discrete.tokenizers.codebook_figures import codebook_panel, plt
 
     t0 = time.perf_counter()
     steps = 60 if b.quick else 1500

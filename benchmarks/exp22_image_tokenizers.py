@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from benchmarks.lab import figure_path, median, pmap, write_result
-from generative.discrete.image_data import DIGITS_HELDOUT
+from generative.discrete.data.tokenizer_images import DIGITS_HELDOUT
 
 NAME = "exp22_image_tokenizers"
 CLAIM = (
@@ -30,7 +30,7 @@ TARGET_K = 256  # the size whose seeds give the MSE target's median, on shapes
 
 
 def _one(job):
-    from generative.discrete.tokenizer_train import TokenizerConfig, train_tokenizer
+    from generative.discrete.tokenizers.train_tokenizer import TokenizerConfig, train_tokenizer
 
     run = train_tokenizer(TokenizerConfig(**job), progress=False)
     return run.stats | {"wall_s": run.state["wall_s"], "cpu_s": run.state["cpu_s"]}
@@ -39,7 +39,7 @@ def _one(job):
 def distinct_cells(data: str, n: int = 2000) -> int:
     """Distinct 4x4 pixel cells (one token's footprint) among n held-out images: roughly how
     many different things a 16-token tokenizer of this data could ever need to say."""
-    from generative.discrete.image_data import load_images
+    from generative.discrete.data.tokenizer_images import load_images
 
     x = (load_images(data, n, 0, heldout=True).numpy() * 255).round().astype(np.uint8)
     c = x.shape[1]
@@ -48,7 +48,7 @@ def distinct_cells(data: str, n: int = 2000) -> int:
 
 
 def run(b):
-    from generative.discrete.figures import plt
+    from generative.discrete.tokenizers.codebook_figures import plt
 
     t0 = time.perf_counter()
     # budget for two shared cores: the sweep at width 32 and 800 steps (usage settles early),

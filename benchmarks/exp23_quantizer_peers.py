@@ -23,7 +23,7 @@ def fsq_identity(n: int) -> dict:
     import torch
     from vector_quantize_pytorch import FSQ as PeerFSQ
 
-    from generative.discrete.fsq import FSQ
+    from generative.discrete.tokenizers.fsq import FSQ
 
     out = {}
     for levels in LEVELS:
@@ -49,8 +49,8 @@ def peer_ema(data: str, seed: int, steps: int) -> dict:
     import torch
     from vector_quantize_pytorch import VectorQuantize
 
-    from generative.discrete.code_stats import CodeStats, QuantizerOutput
-    from generative.discrete.codebook2d import Codebook2DConfig, points
+    from generative.discrete.tokenizers.code_stats import CodeStats, QuantizerOutput
+    from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, points
 
     cfg = Codebook2DConfig(data=data, seed=seed, steps=steps, update="ema", **EMA)
     torch.manual_seed(seed)
@@ -79,7 +79,7 @@ def peer_ema(data: str, seed: int, steps: int) -> dict:
 def _ours(job):
     import torch
 
-    from generative.discrete.codebook2d import Codebook2DConfig, train_codebook
+    from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
     r = train_codebook(Codebook2DConfig(update="ema", **EMA, **job))
@@ -89,7 +89,7 @@ def _ours(job):
 def run(b):
     import torch
 
-    from generative.discrete.figures import plt
+    from generative.discrete.tokenizers.codebook_figures import plt
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()

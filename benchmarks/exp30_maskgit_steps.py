@@ -106,8 +106,8 @@ def _trace(b, run_dir):
     import torch
 
     from generative.discrete.generate import generate
-    from generative.discrete.maskgit import trace_json
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.objectives.maskgit import trace_json
+    from generative.discrete.train_tokens import load_discrete_run
 
     run = load_discrete_run(run_dir, data=False)
     cond, _ = run.data.prompts(4)

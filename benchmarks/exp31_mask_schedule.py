@@ -79,7 +79,7 @@ def _figure(b, numbers):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from generative.discrete.schedules import gamma
+    from generative.discrete.objectives.schedules import gamma
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8.5, 3.3))
     r = np.linspace(0, 1, 101)

@@ -19,7 +19,7 @@ THRESHOLDS = (0.5, 0.7)
 
 
 def run(b):
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.train_tokens import load_discrete_run
 
     t0 = time.perf_counter()
     db = budget(b)

@@ -25,7 +25,7 @@ def _bound(job) -> dict:
     import torch
 
     from generative.discrete.generate import bits_per_token
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.train_tokens import load_discrete_run
 
     torch.set_num_threads(1)
     run = load_discrete_run(job["run"], snapshot=job.get("snapshot"), data=False)
@@ -35,7 +35,7 @@ def _bound(job) -> dict:
 
 
 def run(b):
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.train_tokens import load_discrete_run
 
     t0 = time.perf_counter()
     db = budget(b)

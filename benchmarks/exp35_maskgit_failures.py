@@ -46,10 +46,10 @@ def analyse(job) -> dict:
     """Decode n samples of one run and replay their rounds through the exact consistency test."""
     import torch
 
-    from generative.discrete.autoregressive import ar_sample
-    from generative.discrete.consistency import class_scenes, first_error
-    from generative.discrete.maskgit import decode
-    from generative.discrete.trainer import load_discrete_run
+    from benchmarks.consistency import class_scenes, first_error
+    from generative.discrete.objectives.autoregressive import ar_sample
+    from generative.discrete.objectives.maskgit import decode
+    from generative.discrete.train_tokens import load_discrete_run
 
     torch.set_num_threads(1)
     run = load_discrete_run(job["run"], data=False)

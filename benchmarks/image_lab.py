@@ -14,8 +14,8 @@ JUDGES = CACHE / "classifiers"  # deterministic weights: one per data set, share
 def score_image_run(job) -> dict:
     """Sample a cached image run and score it. job: run, sampler, steps, eval_seeds and optional
     guidance, snapshot, conditional (default: the run's own), keep_samples."""
-    from generative.image_metrics import ImageReference, evaluate_images, run_drawer
-    from generative.train import load_run
+    from generative.continuous.image_metrics import ImageReference, evaluate_images, run_drawer
+    from generative.continuous.train_denoiser import load_run
 
     run = load_run(job["run"], snapshot=job.get("snapshot"))
     ref = ImageReference(run.cfg.data, JUDGES)
@@ -55,7 +55,7 @@ def grids_figure(b, name: str, panels: dict, ncols: int = 10):
     """One labelled sample grid per arm, stacked vertically in one PNG."""
     import matplotlib.pyplot as plt
 
-    from generative.plots import image_grid
+    from generative.continuous.plots import image_grid
 
     tmp = []
     for i, (title, r) in enumerate(panels.items()):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from generative.continuous.image_data import is_image_spec
-from generative.train import TrainConfig
+from generative.continuous.train_denoiser import TrainConfig
 
 ROOT = Path(__file__).parent
 RESULTS = ROOT / "results"
@@ -69,7 +69,7 @@ def job_cost(job) -> float:
         return (job.get("steps") or 1) * per * job.get("eval_seeds", 1)
     cfg = job[0] if isinstance(job, tuple) else None
     if hasattr(cfg, "steps") and hasattr(cfg, "model"):
-        from generative.train import DEFAULT_STEPS
+        from generative.continuous.train_denoiser import DEFAULT_STEPS
 
         return (cfg.steps or DEFAULT_STEPS[cfg.model]) * (3 if cfg.model == "dit" else 1)
     return 1.0
@@ -144,7 +144,7 @@ def cache_dir(quick: bool, images: bool = False) -> Path:
 
 def _train_one(job):
     cfg, path = job
-    from generative.train import train
+    from generative.continuous.train_denoiser import train
 
     if not _cached(cfg, path):
         shutil.rmtree(path, ignore_errors=True)  # half-written, or lacking snapshots
@@ -155,7 +155,7 @@ def _train_one(job):
 def _cached(cfg: TrainConfig, path: Path) -> bool:
     """A finished run: all its steps done (a killed lab leaves a checkpoint part-way), and its
     snapshots kept if they are asked for."""
-    from generative.train import resolved
+    from generative.continuous.train_denoiser import resolved
 
     state = path / "state.json"
     if not state.exists() or json.loads(state.read_text()).get("step") != resolved(cfg).steps:
@@ -230,9 +230,9 @@ def score_run(job) -> dict:
     eval_seeds and optional guidance, label, variance."""
     import torch
 
+    from generative.continuous.metrics import Reference, evaluate
     from generative.continuous.sampling import sample
-    from generative.metrics import Reference, evaluate
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     run = load_run(job["run"], snapshot=job.get("snapshot"))
     ref = Reference.for_run(run.cfg, n=job.get("n", 2000))
@@ -369,7 +369,7 @@ def compare_arms(b: Budget, arms: dict) -> tuple[dict, dict]:
 
 def scatter_figure(b: Budget, name: str, first: dict, ncols: int = 3):
     """One panel of samples (first training seed) per arm, titled with its ratio to the floor."""
-    from generative.plots import grid_figure
+    from generative.continuous.plots import grid_figure
 
     panels = [
         {"samples": r["samples"], "title": f"{label}: {r['ratio']:.2f}x floor, {r['nfe']} NFE"}

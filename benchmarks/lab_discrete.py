@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.lab import CACHE, pmap
-from generative.discrete.trainer import DiscreteConfig
+from generative.discrete.train_tokens import DiscreteConfig
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def run_path(cfg: DiscreteConfig, budget_name: str) -> Path:
 
 def _train_one(job):
     cfg, path = job
-    from generative.discrete.trainer import train_discrete
+    from generative.discrete.train_tokens import train_discrete
 
     if not (path / "state.json").exists():
         shutil.rmtree(path, ignore_errors=True)
@@ -141,7 +141,7 @@ def score(job) -> dict:
     import torch
 
     from generative.discrete.generate import generate, score_samples
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.train_tokens import load_discrete_run
 
     torch.set_num_threads(1)
     job = dict(job)

@@ -26,7 +26,7 @@ TRAIN_LIMIT_S = 15 * 60
 
 
 def run(b):
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.train_tokens import load_discrete_run
 
     t0 = time.perf_counter()
     db = budget(b)

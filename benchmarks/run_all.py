@@ -19,7 +19,7 @@ import time
 from benchmarks import lab
 from benchmarks.image_lab import JUDGES
 from benchmarks.lab import CACHE, FULL, QUICK, RESULTS, ROOT, cache_dir
-from generative import metrics
+from generative.continuous import metrics
 
 # in run order: exp02 trains the default runs with EMA snapshots, which the others reuse
 EXPERIMENTS = [

@@ -25,7 +25,13 @@ def positive_int(s: str) -> int:
 
 
 def add_train(sub):
-    from generative.train import DEFAULT_LR, DEFAULT_STEPS, METHODS, MODELS, TrainConfig
+    from generative.continuous.train_denoiser import (
+        DEFAULT_LR,
+        DEFAULT_STEPS,
+        METHODS,
+        MODELS,
+        TrainConfig,
+    )
 
     d = TrainConfig()
     p = sub.add_parser(
@@ -107,7 +113,7 @@ def add_train(sub):
 
 
 def cmd_train(a):
-    from generative.train import TrainConfig, train
+    from generative.continuous.train_denoiser import TrainConfig, train
 
     if a.resume and not a.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
@@ -150,8 +156,8 @@ def cmd_train(a):
     if not a.no_eval and len(run.shape) == 3:
         quick_image_check(run, Path(out))
     if not a.no_eval and len(run.shape) == 1:
+        from generative.continuous.metrics import Reference, evaluate
         from generative.continuous.sampling import sample
-        from generative.metrics import Reference, evaluate
 
         ref = Reference.for_run(run.cfg)
         steps = 250 if run.cfg.method == "ddpm" else None  # a quicker chain than the default
@@ -167,8 +173,8 @@ def cmd_train(a):
 def quick_image_check(run, out: Path):
     """After an image run: a labelled sample grid in the run folder and the image metric."""
     from generative.continuous.data import load_dataset
-    from generative.image_metrics import ImageReference, evaluate_images, run_drawer
-    from generative.plots import image_grid
+    from generative.continuous.image_metrics import ImageReference, evaluate_images, run_drawer
+    from generative.continuous.plots import image_grid
 
     sampler, steps = ("euler", 32) if run.cfg.method == "fm" else ("ancestral", 250)
     draw = run_drawer(run, sampler, steps)
@@ -218,7 +224,7 @@ def cmd_sample(a):
     import torch
 
     from generative.continuous.sampling import sample
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     if is_discrete_run(a.run_dir):
         return discrete.cmd_sample(a)
@@ -264,14 +270,14 @@ def cmd_sample(a):
         np.savetxt(out, x, delimiter=",", fmt="%.6f")
     print(f"{a.n} samples, {res.nfe} NFE -> {out}")
     if a.plot and images:
-        from generative.plots import image_grid
+        from generative.continuous.plots import image_grid
 
         ncols = run.num_classes if a.each_class else 10
         labels = None if y is None else y.tolist()
         image_grid(x, a.plot, labels, ncols, f"{a.run_dir} ({res.nfe} NFE)")
         print(f"image grid -> {a.plot}")
     elif a.plot:
-        from generative.plots import grid_figure
+        from generative.continuous.plots import grid_figure
 
         grid_figure(
             [{"samples": res.x.numpy(), "title": f"{a.run_dir} ({res.nfe} NFE)"}], a.plot, ncols=1
@@ -303,7 +309,7 @@ def add_evaluate(sub):
 def cmd_evaluate_images(a):
     """Image samples (.npy, (N, C, H, W) in [-1, 1]) against an image set's held-out split."""
     from generative.continuous.data import load_dataset
-    from generative.image_metrics import ImageReference
+    from generative.continuous.image_metrics import ImageReference
 
     try:
         x = np.load(a.file, allow_pickle=False)
@@ -329,7 +335,7 @@ def cmd_evaluate_images(a):
 def cmd_evaluate(a):
     from generative.continuous.data import load_points
     from generative.continuous.image_data import is_image_spec
-    from generative.metrics import Reference, evaluate
+    from generative.continuous.metrics import Reference, evaluate
 
     if is_image_spec(a.data):
         return cmd_evaluate_images(a)
@@ -360,14 +366,16 @@ def add_demo(sub):
     p.add_argument("--steps", type=positive_int, help="override every model's training steps")
     p.add_argument("--seeds", type=positive_int, default=5, help="evaluation seeds")
     p.set_defaults(
-        func=lambda a: __import__("generative.demo").demo.run_demo(a.out, a.steps, a.seeds)
+        func=lambda a: __import__("generative.continuous.demo").continuous.demo.run_demo(
+            a.out, a.steps, a.seeds
+        )
     )
 
 
 def add_tokenize(sub):
-    from generative.discrete.autoencoder import QUANTIZERS
-    from generative.discrete.image_data import IMAGE_DATA
-    from generative.discrete.tokenizer_train import TokenizerConfig
+    from generative.discrete.data.tokenizer_images import IMAGE_DATA
+    from generative.discrete.tokenizers.autoencoder import QUANTIZERS
+    from generative.discrete.tokenizers.train_tokenizer import TokenizerConfig
 
     d = TokenizerConfig()
     p = sub.add_parser(
@@ -398,7 +406,7 @@ def add_tokenize(sub):
 
 
 def cmd_tokenize(a):
-    from generative.discrete.tokenizer_train import (
+    from generative.discrete.tokenizers.train_tokenizer import (
         TokenizerConfig,
         reconstruction_figure,
         train_tokenizer,

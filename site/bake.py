@@ -37,9 +37,9 @@ MOONS_NOISE = 0.03  # the package's default moons noise
 # the modules whose code decides what a baked file holds
 CORE = [
     "site/bake.py",
-    "generative/train.py",
+    "generative/continuous/train_denoiser.py",
     "generative/continuous/data.py",
-    "generative/continuous/embeddings.py",
+    "generative/nn/embeddings.py",
 ]
 MLP_SOURCES = CORE + ["generative/continuous/mlp.py"]
 FM_SOURCES = MLP_SOURCES + ["generative/continuous/flow_matching.py"]
@@ -48,7 +48,7 @@ DIT_SOURCES = CORE + [
     "generative/continuous/diffusion_transformer.py",
     "generative/continuous/diffusion.py",
     "generative/continuous/sampling.py",
-    "generative/metrics.py",
+    "generative/continuous/metrics.py",
 ]
 EXP12 = "benchmarks/results/exp12_adaln_zero.json"  # adaLN-Zero curves, when that lab run exists
 
@@ -120,7 +120,7 @@ def export_mlp(run) -> dict:
 
 
 def train_run(settings: dict, folder: Path):
-    from generative.train import TrainConfig, train
+    from generative.continuous.train_denoiser import TrainConfig, train
 
     cfg = TrainConfig(width=WIDTH, depth=DEPTH, threads=1, noise=MOONS_NOISE, **settings)
     return train(cfg, folder, progress=False)
@@ -152,9 +152,9 @@ def bake_dit(settings: dict) -> dict:
     import ot
     import torch
 
+    from generative.continuous.metrics import OFF_DATA, Reference
     from generative.continuous.sampling import sample
-    from generative.metrics import OFF_DATA, Reference
-    from generative.train import load_run
+    from generative.continuous.train_denoiser import load_run
 
     grid = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-import generative.train as train_mod
+import generative.continuous.train_denoiser as train_mod
 from generative.checkpoint import load_checkpoint
 from generative.continuous.flow_matching import FlowMatching
+from generative.continuous.train_denoiser import Diverged, TrainConfig, load_run, train
 from generative.errors import UserError
-from generative.train import Diverged, TrainConfig, load_run, train
 
 torch.set_num_threads(1)
 

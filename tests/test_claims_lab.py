@@ -78,7 +78,7 @@ def test_image_runs_and_point_runs_are_cached_apart():
     from benchmarks.image_lab import JUDGES
     from benchmarks.lab import cache_dir, run_path
     from benchmarks.run_all import from_scratch_folders
-    from generative.train import TrainConfig
+    from generative.continuous.train_denoiser import TrainConfig
 
     points = run_path(TrainConfig(), quick=False).parent
     images = run_path(TrainConfig(data="digits", model="dit"), quick=False).parent
@@ -94,7 +94,7 @@ def test_a_score_is_kept_with_its_run_and_reused(tmp_path):
     import numpy as np
 
     from benchmarks import lab
-    from generative.train import TrainConfig, train
+    from generative.continuous.train_denoiser import TrainConfig, train
 
     run = tmp_path / "run"
     train(TrainConfig(steps=30), run, progress=False)
@@ -140,7 +140,7 @@ def test_a_run_killed_part_way_is_not_taken_for_finished(tmp_path):
     import json
 
     from benchmarks import lab
-    from generative.train import TrainConfig
+    from generative.continuous.train_denoiser import TrainConfig
 
     cfg = TrainConfig(steps=30)
     (tmp_path / "state.json").write_text(json.dumps({"step": 20}))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from generative.discrete.checker import check
-from generative.discrete.consistency import class_scenes, clean_tokens, consistent, first_error
-from generative.discrete.patch_tokenizer import PatchTokenizer
+from benchmarks.consistency import class_scenes, clean_tokens, consistent, first_error
+from generative.discrete.data.checker import check
+from generative.discrete.data.patch_tokenizer import PatchTokenizer
 
 MASK = 61
 

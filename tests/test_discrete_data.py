@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from generative.discrete import checker, glyphs
-from generative.discrete import shapes as S
-from generative.discrete.patch_tokenizer import PatchTokenizer
+from generative.discrete.data import checker, glyphs
+from generative.discrete.data import shapes as S
+from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.errors import UserError
 
 

@@ -11,12 +11,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from generative.discrete import mdlm
-from generative.discrete.autoregressive import ar_loss, ar_sample, bits_per_token, shift_right
-from generative.discrete.d3pm import D3PM, KERNELS
-from generative.discrete.maskgit import decode, mask_tokens, maskgit_loss, trace_json
-from generative.discrete.schedules import SCHEDULES, gamma
-from generative.discrete.transformer import KVCache, TokenTransformer, TransformerConfig
+from generative.discrete.models.transformer import KVCache, TokenTransformer, TransformerConfig
+from generative.discrete.objectives import mdlm
+from generative.discrete.objectives.autoregressive import (
+    ar_loss,
+    ar_sample,
+    bits_per_token,
+    shift_right,
+)
+from generative.discrete.objectives.d3pm import D3PM, KERNELS
+from generative.discrete.objectives.maskgit import decode, mask_tokens, maskgit_loss, trace_json
+from generative.discrete.objectives.schedules import SCHEDULES, gamma
 
 
 def tiny(causal=False, vocab=6, seq_len=10, cond=True, time_cond=False, seed=0):
@@ -256,7 +261,7 @@ def test_a_tiny_maskgit_learns_class_constant_sequences():
 
 @pytest.mark.parametrize("name", ["shapes", "digits-glyphs"])
 def test_token_data_scores_real_sequences_valid_and_on_condition(name):
-    from generative.discrete.token_data import load_token_data
+    from generative.discrete.data.token_data import load_token_data
 
     d = load_token_data(name, "class", n_train=64, n_test=8)
     labels = d._class_labels(d.cond[:, 0].numpy())
@@ -270,9 +275,9 @@ def test_token_data_scores_real_sequences_valid_and_on_condition(name):
 
 
 def test_caption_prompts_ask_for_what_their_scenes_show():
-    from generative.discrete.patch_tokenizer import PatchTokenizer
-    from generative.discrete.shapes import make_shapes
-    from generative.discrete.token_data import load_token_data
+    from generative.discrete.data.patch_tokenizer import PatchTokenizer
+    from generative.discrete.data.shapes import make_shapes
+    from generative.discrete.data.token_data import load_token_data
 
     d = load_token_data("shapes", "caption", n_train=16, n_test=4)
     cond, labels = d.prompts(6, seed=3)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generative.train import TrainConfig, train
+from generative.continuous.train_denoiser import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 CFG = dict(
@@ -24,7 +24,7 @@ CFG = dict(
 WORKER = textwrap.dedent(
     """
     import os, sys, torch
-    from generative.train import TrainConfig, train
+    from generative.continuous.train_denoiser import TrainConfig, train
     run = train(TrainConfig(**{cfg!r}), sys.argv[1], progress=False)
     torch.save({{"ema": run.net.state_dict(), "losses": run.state["losses"]}},
                os.path.join(sys.argv[2], f"rank{{os.environ['RANK']}}.pt"))

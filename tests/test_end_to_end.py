@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from generative.cli import main
+from generative.continuous.metrics import Reference, evaluate
 from generative.continuous.sampling import sample
-from generative.metrics import Reference, evaluate
-from generative.train import TrainConfig, train
+from generative.continuous.train_denoiser import TrainConfig, train
 
 torch.set_num_threads(1)
 

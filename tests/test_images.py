@@ -10,8 +10,8 @@ from generative.cli import main
 from generative.continuous.data import load_dataset
 from generative.continuous.diffusion_transformer import DiT
 from generative.continuous.image_data import load_image_folder
+from generative.continuous.image_metrics import ImageReference, frechet_distance
 from generative.errors import UserError
-from generative.image_metrics import ImageReference, frechet_distance
 
 
 def write_png(path, array):

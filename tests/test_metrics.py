@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from generative.continuous.data import make_toy
-from generative.metrics import N_EVAL, Reference, evaluate, w2
+from generative.continuous.metrics import N_EVAL, Reference, evaluate, w2
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_user_file_reference_uses_heldout_split(tmp_path):
 
 
 def test_floor_cache_returns_the_exact_value_and_keys_on_content(tmp_path, monkeypatch):
-    from generative import metrics
+    from generative.continuous import metrics
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(300, 2)), rng.normal(size=(300, 2))

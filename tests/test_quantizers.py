@@ -7,9 +7,9 @@ import itertools
 import pytest
 import torch
 
-from generative.discrete.code_stats import CodeStats, perplexity
-from generative.discrete.fsq import FSQ
-from generative.discrete.vq import VectorQuantizer, kmeans
+from generative.discrete.tokenizers.code_stats import CodeStats, perplexity
+from generative.discrete.tokenizers.fsq import FSQ
+from generative.discrete.tokenizers.vq import VectorQuantizer, kmeans
 from generative.errors import UserError
 
 

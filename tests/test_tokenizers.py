@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from generative.cli import main
-from generative.discrete.codebook2d import Codebook2DConfig, train_codebook
-from generative.discrete.figures import codebook_figure
-from generative.discrete.image_data import load_images
-from generative.discrete.tokenizer_train import (
+from generative.discrete.data.tokenizer_images import load_images
+from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
+from generative.discrete.tokenizers.codebook_figures import codebook_figure
+from generative.discrete.tokenizers.train_tokenizer import (
     TokenizerConfig,
     build,
     load_tokenizer,
@@ -46,7 +46,7 @@ def test_codebook2d_far_init_collapses_and_fsq_needs_no_aux_loss():
 
 def test_codebook2d_command_line(tmp_path, capsys):
     """Every config field is a flag; the run prints its statistics and writes PNG and JSON."""
-    from generative.discrete.codebook2d import main as codebook_main
+    from generative.discrete.tokenizers.codebook2d import main as codebook_main
 
     argv = ["--K", "8", "--update", "ema", "--straight-through", "false", "--steps", "30"]
     argv += ["--png", str(tmp_path / "c.png"), "--json", str(tmp_path / "c.json")]

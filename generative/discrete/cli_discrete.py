@@ -37,7 +37,7 @@ def add_train_args(p):
 
 
 def cmd_train(a):
-    from generative.discrete.trainer import DiscreteConfig, train_discrete
+    from generative.discrete.train_tokens import DiscreteConfig, train_discrete
 
     data = "shapes" if a.data == "moons" else a.data  # moons is Part A's default
     cond = "caption" if a.caption else "class" if a.cond else "none"
@@ -95,8 +95,8 @@ def cmd_sample(a):
     import torch
 
     from generative.discrete.generate import generate, parse_caption, score_samples
-    from generative.discrete.sample_grid import sample_grid, trace_figure
-    from generative.discrete.trainer import load_discrete_run
+    from generative.discrete.token_plots import sample_grid, trace_figure
+    from generative.discrete.train_tokens import load_discrete_run
 
     out = Path(a.out)
     if out.suffix not in (".png", ".npy"):
@@ -146,7 +146,7 @@ def cmd_sample(a):
     if a.trace:
         if s.trace is None:
             raise UserError("--trace needs MaskGIT decoding (a maskgit or mdlm run)")
-        from generative.discrete.maskgit import trace_json
+        from generative.discrete.objectives.maskgit import trace_json
 
         Path(a.trace).write_text(json.dumps(trace_json(s.trace, run.net.cfg.mask_id)))
         trace_figure(run.data, s.trace, run.net.cfg.mask_id, Path(a.trace).with_suffix(".png"))

@@ -44,9 +44,9 @@ def generate(
 ) -> Samples:
     """n samples from a discrete run (cond: (n, P) or None). steps: MaskGIT rounds or MDLM
     steps (default 8 and 64); an AR model always takes N steps, a D3PM model its T."""
-    from generative.discrete.autoregressive import ar_sample
-    from generative.discrete.maskgit import decode
-    from generative.discrete.mdlm import mdlm_sample
+    from generative.discrete.objectives.autoregressive import ar_sample
+    from generative.discrete.objectives.maskgit import decode
+    from generative.discrete.objectives.mdlm import mdlm_sample
 
     method, net = run.cfg.method, run.net
     sampler = sampler or SAMPLERS[method][0]
@@ -68,8 +68,8 @@ def generate(
             res = ar_sample(net, m, c, temperature, kv_cache, g)
             toks, nfe = res.tokens, res.nfe
         else:
-            from generative.discrete.d3pm import d3pm_sample
-            from generative.discrete.trainer import build_d3pm
+            from generative.discrete.objectives.d3pm import d3pm_sample
+            from generative.discrete.train_tokens import build_d3pm
 
             d = build_d3pm(run.cfg, run.data.vocab_size)
             toks, nfe = d3pm_sample(d, net, m, c, g), d.T
@@ -92,8 +92,8 @@ def score_samples(run, samples: Samples, labels=None) -> dict:
 def bits_per_token(run, n: int = 500, passes: int = 4) -> float:
     """Held-out bits per token: exact for AR, the diffusion bound (NELBO) otherwise; a MaskGIT
     network is scored under the MDLM bound, since it is the same kind of x0-predictor."""
-    from generative.discrete import autoregressive, mdlm
-    from generative.discrete.trainer import build_d3pm
+    from generative.discrete.objectives import autoregressive, mdlm
+    from generative.discrete.train_tokens import build_d3pm
 
     x = run.data.test_tokens[:n]
     c = None if run.data.test_cond is None else run.data.test_cond[:n]
@@ -106,7 +106,7 @@ def bits_per_token(run, n: int = 500, passes: int = 4) -> float:
 
 def parse_caption(text: str, n: int) -> torch.Tensor:
     """A caption string -> (n, 7) word ids, with a clear error for unknown words."""
-    from generative.discrete.token_data import caption_words
+    from generative.discrete.data.token_data import caption_words
 
     words, index = text.split(), {w: i for i, w in enumerate(caption_words())}
     bad = [w for w in words if w not in index]

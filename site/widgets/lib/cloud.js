@@ -1,9 +1,9 @@
 // Point clouds as flat arrays (n points of 2 numbers, row-major): draw thousands at once, and
 // score them against the baked reference moons (site/baked/moons.json) the way the package's
-// metric reads "off the data" and "mass per mode" (generative/metrics.py, OFF_DATA = 0.25).
+// metric reads "off the data" and "mass per mode" (generative/continuous/metrics.py, OFF_DATA = 0.25).
 import { COLORS } from "./plot.js";
 
-export const OFF_DATA = 0.25; // standardized units, as generative/metrics.py
+export const OFF_DATA = 0.25; // standardized units, as generative/continuous/metrics.py
 
 /** Squares of `size` CSS pixels at each point, one path and one fill (fast for 2000 points). */
 export function drawCloud(plot, xs, n, { color = COLORS.path, size = 2.2, alpha = 0.75 } = {}) {

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from generative.discrete.sampling import sample_logits
-from generative.discrete.transformer import KVCache
+from generative.discrete.models.transformer import KVCache
+from generative.discrete.objectives.categorical import sample_logits
 
 
 def shift_right(net, x):

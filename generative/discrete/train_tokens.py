@@ -21,11 +21,11 @@ from generative.checkpoint import (
     save_snapshot,
     write_json,
 )
-from generative.discrete.d3pm import D3PM, KERNELS
-from generative.discrete.token_data import CONDS, DATASETS, TokenData, load_token_data
-from generative.discrete.transformer import TokenTransformer, TransformerConfig
+from generative.continuous.train_denoiser import _restore, _tensors
+from generative.discrete.data.token_data import CONDS, DATASETS, TokenData, load_token_data
+from generative.discrete.models.transformer import TokenTransformer, TransformerConfig
+from generative.discrete.objectives.d3pm import D3PM, KERNELS
 from generative.errors import UserError, unknown_choice
-from generative.train import _restore, _tensors
 
 METHODS = ("maskgit", "ar", "mdlm", "d3pm")
 
@@ -59,7 +59,7 @@ class DiscreteConfig:
 
 
 def validate(cfg: DiscreteConfig) -> DiscreteConfig:
-    from generative.discrete.schedules import SCHEDULES
+    from generative.discrete.objectives.schedules import SCHEDULES
 
     for kind, value, valid in (
         ("method", cfg.method, METHODS),
@@ -93,8 +93,8 @@ def net_config(cfg: DiscreteConfig, data: TokenData) -> TransformerConfig:
 
 def structured_affinity(data_name: str):
     """Token affinities for the structured D3PM kernel: patches that look alike (pixels)."""
-    from generative.discrete.d3pm import gaussian_affinity
-    from generative.discrete.token_data import _tokenizer
+    from generative.discrete.data.token_data import _tokenizer
+    from generative.discrete.objectives.d3pm import gaussian_affinity
 
     tok = _tokenizer(data_name)
     ids = torch.arange(tok.vocab_size)[:, None].expand(-1, tok.seq_len)
@@ -109,9 +109,9 @@ def build_d3pm(cfg: DiscreteConfig, vocab_size: int) -> D3PM:
 
 def loss_fn(cfg: DiscreteConfig, vocab_size: int):
     """The objective: fn(net, x, cond, generator) -> scalar loss."""
-    from generative.discrete.autoregressive import ar_loss
-    from generative.discrete.maskgit import maskgit_loss
-    from generative.discrete.mdlm import mdlm_loss
+    from generative.discrete.objectives.autoregressive import ar_loss
+    from generative.discrete.objectives.maskgit import maskgit_loss
+    from generative.discrete.objectives.mdlm import mdlm_loss
 
     if cfg.method == "maskgit":
         return lambda net, x, c, g: maskgit_loss(net, x, c, cfg.schedule, g)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generative.discrete import glyphs, shapes
+from generative.discrete.data import glyphs, shapes
 from generative.errors import unknown_choice
 
 IMAGE_DATA = ("shapes", "shapes2", "glyphs", "digits")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from generative.discrete.sampling import sample_logits
+from generative.discrete.objectives.categorical import sample_logits
 
 
 # region: mdlm-schedule

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from generative.checkpoint import load_checkpoint, read_json, save_checkpoint, write_json
-from generative.discrete.autoencoder import ConvAutoencoder, make_quantizer
-from generative.discrete.code_stats import CodeStats
-from generative.discrete.image_data import CHANNELS, load_images
+from generative.discrete.data.tokenizer_images import CHANNELS, load_images
+from generative.discrete.tokenizers.autoencoder import ConvAutoencoder, make_quantizer
+from generative.discrete.tokenizers.code_stats import CodeStats
 from generative.errors import UserError
 
 
@@ -157,7 +157,7 @@ def load_tokenizer(run_dir) -> TokenizerRun:
 
 def reconstruction_figure(run: TokenizerRun, path, n: int = 12):
     """Held-out images (top row) above their reconstructions."""
-    from generative.discrete.figures import image_rows
+    from generative.discrete.tokenizers.codebook_figures import image_rows
 
     held = load_images(run.cfg.data, n, run.cfg.seed, heldout=True)
     with torch.no_grad():

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from generative.discrete import shapes
+from generative.discrete.data import shapes
 from generative.errors import UserError
 
 BITS = np.array([1, 2, 4, 8])  # pixel order inside a patch: tl, tr, bl, br

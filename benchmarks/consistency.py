@@ -20,8 +20,8 @@ N_CLASSES = 16  # shape x colour
 
 @cache
 def _clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:
-    from generative.discrete.checker import clean_scenes
-    from generative.discrete.patch_tokenizer import PatchTokenizer
+    from generative.discrete.data.checker import clean_scenes
+    from generative.discrete.data.patch_tokenizer import PatchTokenizer
 
     images, labels = clean_scenes()
     return PatchTokenizer().encode(images), torch.from_numpy(4 * labels[:, 0] + labels[:, 1])

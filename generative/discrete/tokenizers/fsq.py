@@ -24,7 +24,7 @@ import math
 import torch
 import torch.nn as nn
 
-from generative.discrete.code_stats import QuantizerOutput
+from generative.discrete.tokenizers.code_stats import QuantizerOutput
 from generative.errors import UserError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from generative.train import TrainConfig
+from generative.continuous.train_denoiser import TrainConfig
 
 # name -> (training config, sampler, steps)
 DEMO_MODELS = {
@@ -27,10 +27,10 @@ def _one(job):
 
     import torch
 
+    from generative.continuous.metrics import Reference, evaluate
     from generative.continuous.mlp import count_parameters
     from generative.continuous.sampling import sample
-    from generative.metrics import Reference, evaluate
-    from generative.train import train
+    from generative.continuous.train_denoiser import train
 
     name, cfg, sampler, steps, out, n_steps, seeds = job
     if n_steps:
@@ -111,7 +111,7 @@ def table(results) -> list[str]:
 
 
 def _write(results, out: Path):
-    from generative.plots import grid_figure
+    from generative.continuous.plots import grid_figure
 
     panels = [
         {

@@ -20,9 +20,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from generative.continuous.data import Standardizer, make_toy
-from generative.discrete.code_stats import CodeStats
-from generative.discrete.fsq import FSQ
-from generative.discrete.vq import VectorQuantizer
+from generative.discrete.tokenizers.code_stats import CodeStats
+from generative.discrete.tokenizers.fsq import FSQ
+from generative.discrete.tokenizers.vq import VectorQuantizer
 from generative.errors import UserError, unknown_choice
 
 DATA = ("8gaussians", "moons")
@@ -199,7 +199,7 @@ def train_codebook(cfg: Codebook2DConfig, progress: bool = False) -> Codebook2DR
 
 
 def main(argv=None):
-    """python -m generative.discrete.codebook2d --update ema --dead-threshold 1 --png cb.png"""
+    """python -m generative.discrete.tokenizers.codebook2d --update ema --png cb.png"""
     import argparse
     import json
     import sys
@@ -225,7 +225,7 @@ def main(argv=None):
         return 2
     print(json.dumps(res.stats | {"wall_s": round(res.wall_s, 1)}))
     if png:
-        from generative.discrete.figures import codebook_figure
+        from generative.discrete.tokenizers.codebook_figures import codebook_figure
 
         codebook_figure({res.cfg.quantizer: res}, png, ncols=1)
     if out:

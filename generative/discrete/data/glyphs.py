@@ -18,8 +18,8 @@ from functools import cache
 
 import numpy as np
 
-from generative.discrete.checker import CheckResult
-from generative.discrete.patch_tokenizer import PatchTokenizer
+from generative.discrete.data.checker import CheckResult
+from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.errors import UserError
 
 SIZE = 16

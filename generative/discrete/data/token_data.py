@@ -45,7 +45,7 @@ class TokenData:
         if self.cond_kind == "class":
             c = np.arange(n) % self.num_classes
             return torch.from_numpy(c)[:, None], self._class_labels(c)
-        from generative.discrete.shapes import make_shapes
+        from generative.discrete.data.shapes import make_shapes
 
         scenes = make_shapes(n, seed=10_000 + seed)
         return _caption_tokens(scenes.captions), scenes.labels
@@ -65,11 +65,11 @@ class TokenData:
         """Per-sample validity and (with labels) conditional accuracy by the exact checker."""
         images = self.decode(tokens)
         if self.name == "shapes":
-            from generative.discrete.checker import check
+            from generative.discrete.data.checker import check
 
             res = check(images)
         else:
-            from generative.discrete.glyphs import check_glyphs
+            from generative.discrete.data.glyphs import check_glyphs
 
             res = check_glyphs(images)
         out = {"valid": res.valid}
@@ -80,17 +80,17 @@ class TokenData:
 
 def _tokenizer(name: str):
     if name == "shapes":
-        from generative.discrete.patch_tokenizer import PatchTokenizer
+        from generative.discrete.data.patch_tokenizer import PatchTokenizer
 
         return PatchTokenizer()
-    from generative.discrete.glyphs import glyph_tokenizer
+    from generative.discrete.data.glyphs import glyph_tokenizer
 
     return glyph_tokenizer()
 
 
 def caption_words() -> list[str]:
     """The caption vocabulary of single-object shapes scenes (the null caption id comes last)."""
-    from generative.discrete.shapes import COLOURS, QUADRANTS, SHAPES
+    from generative.discrete.data.shapes import COLOURS, QUADRANTS, SHAPES
 
     words = {"a", "in", "the"} | set(COLOURS) | set(SHAPES)
     words |= {w for q in QUADRANTS for w in q.split()}
@@ -117,12 +117,12 @@ def load_token_data(
     parts = []
     for n, s in ((n_train, seed), (n_test, 1_000_003 + seed)):  # held-out: another stream
         if name == "shapes":
-            from generative.discrete.shapes import make_shapes
+            from generative.discrete.data.shapes import make_shapes
 
             d = make_shapes(n, seed=s)
             klass, caps = 4 * d.labels["shape"] + d.labels["colour"], d.captions
         else:
-            from generative.discrete.glyphs import make_glyphs
+            from generative.discrete.data.glyphs import make_glyphs
 
             d = make_glyphs(n, seed=s)
             klass, caps = d.labels["value"], None

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from generative.discrete.code_stats import QuantizerOutput
+from generative.discrete.tokenizers.code_stats import QuantizerOutput
 from generative.errors import UserError, unknown_choice
 
 INITS = ("random", "far", "kmeans")

@@ -12,9 +12,9 @@ import math
 import torch
 import torch.nn as nn
 
-from generative.discrete.code_stats import QuantizerOutput
-from generative.discrete.fsq import FSQ
-from generative.discrete.vq import VectorQuantizer
+from generative.discrete.tokenizers.code_stats import QuantizerOutput
+from generative.discrete.tokenizers.fsq import FSQ
+from generative.discrete.tokenizers.vq import VectorQuantizer
 from generative.errors import UserError, unknown_choice
 
 QUANTIZERS = ("vq", "ema", "fsq")

@@ -15,7 +15,7 @@ from functools import cache
 
 import numpy as np
 
-from generative.discrete import shapes as S
+from generative.discrete.data import shapes as S
 from generative.errors import UserError
 
 KEYS = ("shape", "colour", "quadrant", "jitter_y", "jitter_x")

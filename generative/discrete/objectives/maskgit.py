@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from generative.discrete.sampling import gumbel, sample_logits
-from generative.discrete.schedules import gamma
+from generative.discrete.objectives.categorical import gumbel, sample_logits
+from generative.discrete.objectives.schedules import gamma
 
 
 # region: maskgit-loss

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generative.classifier import cached_classifier, predict
 from generative.continuous.data import load_dataset
+from generative.continuous.judge import cached_classifier, predict
 from generative.errors import UserError
 
 
