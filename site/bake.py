@@ -39,7 +39,7 @@ CORE = [
     "site/bake.py",
     "generative/continuous/train_denoiser.py",
     "generative/continuous/data.py",
-    "generative/nn/embeddings.py",
+    "generative/layers/embeddings.py",
 ]
 MLP_SOURCES = CORE + ["generative/continuous/mlp.py"]
 FM_SOURCES = MLP_SOURCES + ["generative/continuous/flow_matching.py"]

@@ -12,7 +12,7 @@ import torch
 from generative.continuous.diffusion_transformer import DiT, PatchEmbed
 from generative.continuous.mlp import MLP
 from generative.continuous.sampling import guided
-from generative.nn.embeddings import sinusoidal
+from generative.layers.embeddings import sinusoidal
 
 SHAPES = [pytest.param((2,), id="points"), pytest.param((1, 8, 8), id="images")]
 NUM_CLASSES = 3

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generative.nn.embeddings import LabelEmbedder, TimestepEmbedder, condition
+from generative.layers.embeddings import LabelEmbedder, TimestepEmbedder, condition
 
 # size presets: name -> (hidden, depth, heads)
 DIT_SIZES = {"DiT-T": (64, 3, 4), "DiT-XS": (128, 4, 4), "DiT-S": (384, 12, 6)}

@@ -10,7 +10,7 @@ import math
 
 from torch import nn
 
-from generative.nn.embeddings import LabelEmbedder, TimestepEmbedder, condition
+from generative.layers.embeddings import LabelEmbedder, TimestepEmbedder, condition
 
 
 class ResidualBlock(nn.Module):

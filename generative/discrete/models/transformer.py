@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generative.nn.embeddings import TimestepEmbedder
+from generative.layers.embeddings import TimestepEmbedder
 
 
 @dataclass
