@@ -51,6 +51,7 @@ demo: venv   ## train the four models on two moons -> demo_out/ (figure + table)
 test: venv peers $(NODE)   ## lint, format check, the test suite (claims lab at quick budgets, site in Chromium)
 	$(BIN)/ruff check generative tests benchmarks site
 	$(BIN)/ruff format --check generative tests benchmarks site
+	$(BIN)/lint-imports   # the import layers in .importlinter
 	$(BIN)/pytest
 
 bench: venv peers   ## Part A's claims lab (exp01-10) from scratch (QUICK=1: every group, pipeline only)

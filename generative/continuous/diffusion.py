@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from generative.errors import unknown_choice
+from generative.layers.broadcast import per_sample
 
 SCHEDULES = ("linear", "cosine")
 TARGETS = ("eps", "x0", "v")
@@ -38,6 +39,23 @@ def cosine_betas(T: int, s: float = 0.008) -> torch.Tensor:
 # endregion
 
 
+# region: posterior
+def posterior(abar, abar_prev):
+    """q(x_prev | x_k, x_0) between two steps of the chain, from their alpha-bars alone.
+
+    beta = 1 - abar / abar_prev is the effective beta between them (the schedule's own beta_k
+    for neighbours, a larger one for a respaced chain). Bayes' rule on two Gaussians gives the
+    mean coef1 x_0 + coef2 x_k and the variance beta-tilde. Returns (beta, coef1, coef2,
+    beta_tilde)."""
+    beta = 1 - abar / abar_prev
+    coef1 = abar_prev.sqrt() * beta / (1 - abar)
+    coef2 = (1 - beta).sqrt() * (1 - abar_prev) / (1 - abar)
+    return beta, coef1, coef2, beta * (1 - abar_prev) / (1 - abar)
+
+
+# endregion
+
+
 class DDPM:
     """The forward chain q(x_k | x_{k-1}) = N(sqrt(1 - beta_k) x_{k-1}, beta_k I)."""
 
@@ -55,11 +73,8 @@ class DDPM:
             [torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]]
         )
         # Bayes' rule on two Gaussians: q(x_{k-1} | x_k, x_0) = N(coef1 x_0 + coef2 x_k, beta-tilde)
-        one_minus = 1.0 - self.alphas_cumprod
-        self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / one_minus
-        self.posterior_mean_coef1 = self.betas * self.alphas_cumprod_prev.sqrt() / one_minus
-        self.posterior_mean_coef2 = (
-            (1.0 - self.alphas_cumprod_prev) * self.alphas.sqrt() / one_minus
+        _, self.posterior_mean_coef1, self.posterior_mean_coef2, self.posterior_variance = (
+            posterior(self.alphas_cumprod, self.alphas_cumprod_prev)
         )
         # endregion
 
@@ -70,7 +85,7 @@ class DDPM:
     # region: q_sample
     def q_sample(self, x0, k, noise):
         """Closed-form marginal: x_k = sqrt(abar_k) x0 + sqrt(1 - abar_k) eps."""
-        abar = _bcast(self.alphas_cumprod[k], x0)
+        abar = per_sample(self.alphas_cumprod[k], x0)
         return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
     # endregion
@@ -81,7 +96,7 @@ class DDPM:
         k = torch.randint(0, self.T, (x0.shape[0],), generator=generator)
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)  # the CPU generator
         x_k = self.q_sample(x0, k, noise)
-        abar = _bcast(self.alphas_cumprod[k], x0)
+        abar = per_sample(self.alphas_cumprod[k], x0)
         if self.target == "eps":
             target = noise
         elif self.target == "x0":
@@ -96,7 +111,7 @@ class DDPM:
     # region: eps-and-x0
     def eps_and_x0(self, pred, x_k, abar):
         """Turn the network's output (whatever its target) into (eps-hat, x0-hat) at alpha-bar."""
-        abar = _bcast(abar, x_k)
+        abar = per_sample(abar, x_k)
         a, s = abar.sqrt(), (1 - abar).sqrt()
         if self.target == "eps":
             return pred, (x_k - s * pred) / a
@@ -125,14 +140,12 @@ class DDPM:
             abar_prev = (
                 self.alphas_cumprod[ks[i - 1]] if i > 0 else torch.tensor(1.0, dtype=abar.dtype)
             )
-            beta = 1 - abar / abar_prev  # the effective beta between the two kept steps
+            beta, coef1, coef2, beta_tilde = posterior(abar, abar_prev)  # between kept steps
             pred = net(x, self.net_time(k).expand(x.shape[0]))
             _, x0_hat = self.eps_and_x0(pred, x, abar)
-            coef1 = abar_prev.sqrt() * beta / (1 - abar)
-            coef2 = (1 - beta).sqrt() * (1 - abar_prev) / (1 - abar)
             x = (coef1 * x0_hat + coef2 * x).float()
             if i > 0:
-                var = beta if variance == "beta" else beta * (1 - abar_prev) / (1 - abar)
+                var = beta if variance == "beta" else beta_tilde
                 x = x + var.sqrt().float() * torch.randn(x.shape, generator=generator)
             if traj is not None:
                 traj.append(x)
@@ -166,9 +179,3 @@ class DDPM:
         return x, len(ks)
 
     # endregion
-
-
-def _bcast(coef: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Reshape a per-sample coefficient (B,) to broadcast against x (B, ...), in x's dtype."""
-    coef = coef.to(like.device, like.dtype)
-    return coef.reshape(coef.shape + (1,) * (like.dim() - coef.dim()))

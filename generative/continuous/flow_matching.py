@@ -13,12 +13,7 @@ import math
 import torch
 
 from generative.errors import unknown_choice
-
-
-def _col(c: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """(B,) coefficient -> (B, 1, ...) to broadcast against x, in x's dtype."""
-    c = c.to(like.device, like.dtype)
-    return c.reshape(c.shape + (1,) * (like.dim() - c.dim()))
+from generative.layers.broadcast import per_sample
 
 
 class AffinePath:
@@ -30,7 +25,7 @@ class AffinePath:
     # region: conditional-path
     def sample(self, x0, x1, t):
         """A point on the conditional path between noise x0 and data x1, and its velocity."""
-        a, s, da, ds = (_col(c, x1) for c in self.coefficients(t))
+        a, s, da, ds = (per_sample(c, x1) for c in self.coefficients(t))
         return a * x1 + s * x0, da * x1 + ds * x0
 
     # endregion
@@ -38,18 +33,18 @@ class AffinePath:
     # region: conversions
     def velocity_from_eps(self, x_t, eps, t):
         """Given the noise, the data follows from x_t; the velocity is their weighted sum."""
-        a, s, da, ds = (_col(c, x_t) for c in self.coefficients(t))
+        a, s, da, ds = (per_sample(c, x_t) for c in self.coefficients(t))
         x1 = (x_t - s * eps) / a
         return da * x1 + ds * eps
 
     def velocity_from_x1(self, x_t, x1, t):
-        a, s, da, ds = (_col(c, x_t) for c in self.coefficients(t))
+        a, s, da, ds = (per_sample(c, x_t) for c in self.coefficients(t))
         eps = (x_t - a * x1) / s
         return da * x1 + ds * eps
 
     def eps_x1_from_velocity(self, x_t, v, t):
         """Solve the 2x2 system [x_t; v] = [[a, s], [a', s']] [x1; eps]."""
-        a, s, da, ds = (_col(c, x_t) for c in self.coefficients(t))
+        a, s, da, ds = (per_sample(c, x_t) for c in self.coefficients(t))
         det = a * ds - s * da
         return (a * v - da * x_t) / det, (ds * x_t - s * v) / det
 
@@ -197,7 +192,7 @@ def exact_marginal_velocity(x, t, data):
     Undefined at t = 1: integrate to t1 < 1. Float64 inside: near t = 1 the logits grow like
     1 / (1 - t)^2 and only their differences matter."""
     xd, d = x.double(), data.double()
-    t = _col(t, xd)  # (B, 1)
+    t = per_sample(t, xd)  # (B, 1)
     # |x - t x1_i|^2 = |x|^2 - 2 t x.x1_i + t^2 |x1_i|^2, and |x|^2 is the same for every i, so it
     # cancels in the softmax: the logits are one matmul
     a = t / (1 - t) ** 2  # (B, 1): scaling the small factors first keeps (B, N) passes few
