@@ -207,7 +207,3 @@ def load_dataset(spec: str, n_train: int = 8000, seed: int = 0, noise=None) -> S
     n_held = max(1, int(round(HELDOUT_FRACTION * len(x))))
     held, train = x[perm[:n_held]], x[perm[n_held:]]
     return Split(PointData(train), PointData(held), Standardizer.fit(train))
-
-
-def is_toy(spec: str) -> bool:
-    return spec in TOY

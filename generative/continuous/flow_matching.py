@@ -127,7 +127,7 @@ class FlowMatching:
     """The training objective on a chosen path (the samplers live in sampling.py)."""
 
     def __init__(self, path: str = "linear"):
-        self.path_name, self.path = path, make_path(path)
+        self.path = make_path(path)
 
     def loss(self, net, x1, y=None, generator=None):
         return cfm_loss(net, self.path, x1, y, generator)

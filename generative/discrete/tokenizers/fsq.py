@@ -41,7 +41,6 @@ class FSQ(nn.Module):
         levels = [int(v) for v in levels]
         if not levels or min(levels) < 2:
             raise UserError(f"FSQ levels must each be at least 2, got {levels}")
-        self.levels_list = levels
         self.dim, self.num_codes, self.eps = len(levels), math.prod(levels), eps
         self.straight_through = straight_through
         L = torch.tensor(levels, dtype=torch.float32)
