@@ -26,70 +26,90 @@ from generative.checkpoint import (
     save_snapshot,
     write_json,
 )
-from generative.continuous.data import Standardizer, load_dataset
-from generative.continuous.diffusion import DDPM
+from generative.config import check, option
+from generative.continuous.data import TOY, Standardizer, load_dataset
+from generative.continuous.diffusion import DDPM, SCHEDULES, TARGETS
 from generative.continuous.diffusion_transformer import CONDITIONINGS, DIT_SIZES, DiT
-from generative.continuous.flow_matching import FlowMatching
+from generative.continuous.flow_matching import PATHS, FlowMatching
+from generative.continuous.image_data import IMAGE_SETS, is_image_spec
 from generative.continuous.mlp import MLP
-from generative.distributed import gather_states, mean_over_ranks, setup, teardown
-from generative.errors import UserError, unknown_choice
+from generative.distributed import DEVICES, gather_states, mean_over_ranks, setup, teardown
+from generative.errors import UserError
 
 METHODS = ("fm", "ddpm")
 MODELS = ("mlp", "dit")
+
+
+DEFAULT_STEPS = {"mlp": 3500, "dit": 2500}
+DEFAULT_LR = {"mlp": 2e-3, "dit": 1e-3}
+MIN_POINTS = 10  # a data set smaller than this trains on too few points to mean anything
+
+
+def _per_model(d: dict) -> str:
+    return ", ".join(f"{v:g} ({k})" for k, v in d.items())
+
+
+DDPM_ONLY = ("--method ddpm", lambda c: c.method == "ddpm")
+FM_ONLY = ("--method fm", lambda c: c.method == "fm")
+MLP_ONLY = ("--model mlp", lambda c: c.model == "mlp")
+DIT_ONLY = ("--model dit", lambda c: c.model == "dit")
+TOY_ONLY = (f"a named toy set ({', '.join(TOY)})", lambda c: c.data in TOY)
+POINTS_ONLY = ("point data (images are always in [-1, 1])", lambda c: not is_image_spec(c.data))
+COND_ONLY = ("--cond", lambda c: bool(c.cond))
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a run; saved as config.json beside its checkpoints."""
 
-    method: str = "fm"
-    model: str = "mlp"
-    data: str = "moons"
-    steps: int = 0  # 0: the model's default (DEFAULT_STEPS)
-    batch_size: int = 256
-    lr: float = 0.0  # 0: the model's default (DEFAULT_LR)
-    weight_decay: float = 0.0
-    ema_decay: float = 0.999
-    seed: int = 0
-    n_train: int = 8000  # points drawn for a named toy set
-    noise: float | None = None  # toy-set noise; None: the set's default (moons: 0.03)
-    standardize: bool = True
-    cond: bool = False  # class-conditional (needs labelled data)
-    p_uncond: float = 0.1  # label dropout for classifier-free guidance
-    schedule: str = "linear"  # DDPM
-    T: int = 1000  # DDPM
-    target: str = "eps"  # DDPM: eps | x0 | v
-    path: str = "linear"  # FM: linear | vp
-    t_scale: float = 1000.0
-    width: int = 128  # MLP (125k parameters on 2D: as good as 256 for FM, 3x cheaper)
-    depth: int = 3  # MLP
-    dit_size: str = "DiT-T"
-    patch: int = 1
-    conditioning: str = "adaln_zero"  # DiT: adaln_zero | adaln | in_context
-    device: str = "auto"  # auto | cpu | cuda | mps
-    amp: bool = False  # bf16 autocast (CUDA only)
-    threads: int = 1
-    ckpt_every: int = 1000
-    snapshot_every: int = 0  # >0: also keep the EMA weights every N steps (snapshots/ folder)
-    log_every: int = 10
-
-
-DEFAULT_STEPS = {"mlp": 3500, "dit": 2500}
-DEFAULT_LR = {"mlp": 2e-3, "dit": 1e-3}
+    method: str = option("fm", "objective: flow matching or DDPM", choices=METHODS)
+    model: str = option("mlp", "denoiser network", choices=MODELS)
+    data: str = option(
+        "moons",
+        f"a toy set ({', '.join(TOY)}), a .csv/.npy file of N x D points, an image set "
+        f"({', '.join(IMAGE_SETS)}) or a folder of PNGs (one subfolder per class)",
+    )
+    steps: int = option(0, "optimizer steps", ge=1, auto=0, auto_text=_per_model(DEFAULT_STEPS))
+    batch_size: int = option(256, "examples per optimizer step (torchrun: global)", ge=1)
+    lr: float = option(0.0, "peak learning rate", gt=0, auto=0.0, auto_text=_per_model(DEFAULT_LR))
+    weight_decay: float = option(0.0, "AdamW weight decay", ge=0)
+    ema_decay: float = option(0.999, "EMA decay per step (samples use the EMA weights)", ge=0, lt=1)
+    seed: int = option(0, "seeds the data draw, the initialization and the batches", ge=0)
+    n_train: int = option(8000, "points drawn for a toy set", ge=MIN_POINTS, applies=TOY_ONLY)
+    noise: float | None = option(
+        None, "toy-set noise", ge=0, auto_text="the set's own (moons 0.03)", applies=TOY_ONLY
+    )
+    standardize: bool = option(
+        True,
+        "standardize the points per axis (off: raw coordinates, gotcha #1: prior and data then "
+        "disagree in scale)",
+        applies=POINTS_ONLY,
+    )
+    cond: bool = option(False, "class-conditional on the data's labels")
+    p_uncond: float = option(0.1, "label dropout (for guidance)", ge=0, le=1, applies=COND_ONLY)
+    schedule: str = option("linear", "DDPM noise schedule", choices=SCHEDULES, applies=DDPM_ONLY)
+    T: int = option(1000, "DDPM chain length", ge=1, applies=DDPM_ONLY)
+    target: str = option("eps", "what the DDPM net predicts", choices=TARGETS, applies=DDPM_ONLY)
+    path: str = option("linear", "flow matching's probability path", choices=PATHS, applies=FM_ONLY)
+    t_scale: float = option(1000.0, "time multiplier before the sinusoidal embedding", gt=0)
+    width: int = option(128, "MLP width", ge=1, applies=MLP_ONLY)  # 125k parameters on 2D
+    depth: int = option(3, "MLP residual blocks", ge=1, applies=MLP_ONLY)
+    dit_size: str = option("DiT-T", "DiT preset", choices=DIT_SIZES, applies=DIT_ONLY)
+    patch: int = option(1, "DiT patch side (points: numbers per token)", ge=1, applies=DIT_ONLY)
+    conditioning: str = option(
+        "adaln_zero", "how the DiT takes t and y", choices=CONDITIONINGS, applies=DIT_ONLY
+    )
+    device: str = option("auto", "hardware (auto: CUDA, then MPS, then CPU)", choices=DEVICES)
+    amp: bool = option(False, "bf16 mixed precision (CUDA only)")
+    threads: int = option(1, "torch CPU threads", ge=1)
+    ckpt_every: int = option(1000, "steps between checkpoints", ge=1)
+    snapshot_every: int = option(0, "also keep the EMA weights every N steps (0: off)", ge=0)
+    log_every: int = option(10, "steps per logged loss", ge=1)
 
 
 def resolved(cfg: TrainConfig) -> TrainConfig:
-    """Validate names and fill model-dependent defaults."""
-    if cfg.method not in METHODS:
-        raise unknown_choice("method", cfg.method, METHODS)
-    if cfg.model not in MODELS:
-        raise unknown_choice("model", cfg.model, MODELS)
-    if cfg.dit_size not in DIT_SIZES:
-        raise unknown_choice("DiT size", cfg.dit_size, DIT_SIZES)
-    if cfg.conditioning not in CONDITIONINGS:
-        raise unknown_choice("DiT conditioning", cfg.conditioning, CONDITIONINGS)
-    if cfg.steps < 0 or cfg.batch_size <= 0 or cfg.threads <= 0:
-        raise UserError("steps, batch size and threads must be positive")
+    """Validate every field (type, choice, range) and fill model-dependent defaults."""
+    check(cfg)
     return dataclasses.replace(
         cfg, steps=cfg.steps or DEFAULT_STEPS[cfg.model], lr=cfg.lr or DEFAULT_LR[cfg.model]
     )
