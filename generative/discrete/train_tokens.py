@@ -21,60 +21,65 @@ from generative.checkpoint import (
     save_snapshot,
     write_json,
 )
+from generative.config import check, option
 from generative.continuous.train_denoiser import _restore, _tensors
 from generative.discrete.data.token_data import CONDS, DATASETS, TokenData, load_token_data
 from generative.discrete.models.transformer import TokenTransformer, TransformerConfig
 from generative.discrete.objectives.d3pm import D3PM, KERNELS
-from generative.errors import UserError, unknown_choice
+from generative.discrete.objectives.schedules import SCHEDULES
+from generative.errors import UserError
 
 METHODS = ("maskgit", "ar", "mdlm", "d3pm")
+DATA_ALIASES = {"glyphs": "digits-glyphs"}  # one name across commands (tokenize says glyphs)
+MASKGIT_ONLY = ("--method maskgit", lambda c: c.method == "maskgit")
+D3PM_ONLY = ("--method d3pm", lambda c: c.method == "d3pm")
+COND_ONLY = ("--cond or --caption", lambda c: c.cond != "none")
 
 
 @dataclass
 class DiscreteConfig:
     """Everything that defines a discrete run; saved as config.json beside its checkpoints."""
 
-    method: str = "maskgit"
-    data: str = "shapes"
-    cond: str = "class"  # none | class | caption
-    steps: int = 10000
-    batch_size: int = 128
-    lr: float = 1e-3
-    warmup: int = 200
-    weight_decay: float = 0.01
-    ema_decay: float = 0.999
-    p_uncond: float = 0.1  # condition dropout to the null id
-    seed: int = 0
-    n_train: int = 20000
-    hidden: int = 96
-    depth: int = 3
-    heads: int = 4
-    schedule: str = "cosine"  # MaskGIT's training mask schedule
-    kernel: str = "absorbing"  # D3PM
-    T: int = 100  # D3PM chain length
-    threads: int = 1
-    ckpt_every: int = 1000
-    snapshot_every: int = 0
-    log_every: int = 10
+    method: str = option("maskgit", "token objective", choices=METHODS)
+    data: str = option(
+        "shapes",
+        "token data set: shapes (scenes) or glyphs (digit glyphs)",
+        choices=("shapes", "glyphs", *DATASETS),
+    )
+    cond: str = option("class", "condition: none, class or caption", choices=CONDS, flag="")
+    steps: int = option(10000, "optimizer steps", ge=1)
+    batch_size: int = option(128, "sequences per optimizer step", ge=1)
+    lr: float = option(1e-3, "peak learning rate", gt=0)
+    warmup: int = option(200, "linear warm-up steps", ge=1)
+    weight_decay: float = option(0.01, "AdamW weight decay", ge=0)
+    ema_decay: float = option(0.999, "EMA decay per step (samples use the EMA weights)", ge=0, lt=1)
+    p_uncond: float = option(0.1, "condition dropout to the null id", ge=0, le=1, applies=COND_ONLY)
+    seed: int = option(0, "seeds the data draw, the initialization and the batches", ge=0)
+    n_train: int = option(20000, "training scenes drawn (shapes has 1024 distinct)", ge=1000)
+    hidden: int = option(96, "transformer width", ge=1)
+    depth: int = option(3, "transformer blocks", ge=1, flag="--layers")
+    heads: int = option(4, "attention heads (must divide --hidden)", ge=1)
+    schedule: str = option(
+        "cosine",
+        "MaskGIT's training mask schedule",
+        choices=SCHEDULES,
+        applies=MASKGIT_ONLY,
+        flag="--mask-schedule",
+    )
+    kernel: str = option("absorbing", "D3PM corruption kernel", choices=KERNELS, applies=D3PM_ONLY)
+    T: int = option(100, "D3PM chain length", ge=1, applies=D3PM_ONLY, flag="--d3pm-T")
+    threads: int = option(1, "torch CPU threads", ge=1)
+    ckpt_every: int = option(1000, "steps between checkpoints", ge=1)
+    snapshot_every: int = option(0, "also keep the EMA weights every N steps (0: off)", ge=0)
+    log_every: int = option(10, "steps per logged loss", ge=1)
 
 
 def validate(cfg: DiscreteConfig) -> DiscreteConfig:
-    from generative.discrete.objectives.schedules import SCHEDULES
-
-    for kind, value, valid in (
-        ("method", cfg.method, METHODS),
-        ("token data set", cfg.data, DATASETS),
-        ("condition", cfg.cond, CONDS),
-        ("mask schedule", cfg.schedule, SCHEDULES),
-        ("D3PM kernel", cfg.kernel, KERNELS),
-    ):
-        if value not in valid:
-            raise unknown_choice(kind, value, valid)
-    if min(cfg.steps, cfg.batch_size, cfg.threads, cfg.T, cfg.hidden, cfg.depth) <= 0:
-        raise UserError("steps, batch size, threads, T, hidden and depth must be positive")
+    """Check every field (type, choice, range); the data set's alias becomes its registry name."""
+    check(cfg)
     if cfg.hidden % cfg.heads:
         raise UserError(f"--hidden {cfg.hidden} must be divisible by --heads {cfg.heads}")
-    return cfg
+    return dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
 
 
 def net_config(cfg: DiscreteConfig, data: TokenData) -> TransformerConfig:

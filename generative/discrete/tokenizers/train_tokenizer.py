@@ -18,37 +18,57 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from generative.checkpoint import load_checkpoint, read_json, save_checkpoint, write_json
-from generative.discrete.data.tokenizer_images import CHANNELS, load_images
-from generative.discrete.tokenizers.autoencoder import ConvAutoencoder, make_quantizer
+from generative.config import check, option
+from generative.discrete.data.tokenizer_images import CHANNELS, IMAGE_DATA, load_images
+from generative.discrete.tokenizers.autoencoder import QUANTIZERS, ConvAutoencoder, make_quantizer
 from generative.discrete.tokenizers.code_stats import CodeStats
 from generative.errors import UserError
+
+DATA_ALIASES = {"digits-glyphs": "glyphs"}  # train's old name for the same glyphs
+VQ_ONLY = ("--quantizer vq or ema", lambda c: c.quantizer in ("vq", "ema"))
+FSQ_ONLY = ("--quantizer fsq", lambda c: c.quantizer == "fsq")
+EMA_ONLY = ("--quantizer ema", lambda c: c.quantizer == "ema")
 
 
 @dataclass
 class TokenizerConfig:
-    data: str = "shapes"  # shapes | shapes2 | glyphs | digits
-    quantizer: str = "fsq"  # vq | ema | fsq
-    K: int = 256  # VQ codebook size (FSQ: prod(levels))
-    levels: tuple = (8, 6, 5)  # FSQ only
-    dim: int = 8  # VQ code dimension (FSQ: len(levels))
-    grid: int = 4  # tokens per side: 4 (16 tokens per image) or 8 (64)
-    width: int = 64
-    beta: float = 0.25
-    decay: float = 0.99
-    dead_fraction: float = 0.1  # ema: restart a code under this share of its fair count
-    straight_through: bool = True
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 2e-3
-    n_train: int = 20000
-    n_eval: int = 2000
-    seed: int = 0
-    threads: int = 1
-    ckpt_every: int = 500
+    data: str = option(
+        "shapes",
+        "images: shapes, shapes2 (two objects), glyphs (digit glyphs), digits",
+        choices=(*IMAGE_DATA, *DATA_ALIASES),
+    )
+    quantizer: str = option("fsq", "vector quantizer", choices=QUANTIZERS)
+    K: int = option(256, "codebook size (FSQ: the product of --levels)", ge=2, applies=VQ_ONLY)
+    levels: tuple = option((8, 6, 5), "FSQ levels per dimension, comma-separated", applies=FSQ_ONLY)
+    dim: int = option(8, "code dimension (FSQ: the number of levels)", ge=1, applies=VQ_ONLY)
+    grid: int = option(4, "tokens per side: 4 (16 tokens per image) or 8 (64)", choices=(4, 8))
+    width: int = option(64, "conv channels", ge=1)
+    beta: float = option(0.25, "commitment weight", ge=0)
+    decay: float = option(0.99, "codebook EMA decay", ge=0, lt=1, applies=EMA_ONLY)
+    dead_fraction: float = option(
+        0.1, "restart a code under this share of its fair count", ge=0, applies=EMA_ONLY
+    )
+    straight_through: bool = option(True, "straight-through gradients through the quantizer")
+    steps: int = option(2000, "optimizer steps", ge=1)
+    batch_size: int = option(64, "images per optimizer step", ge=1)
+    lr: float = option(2e-3, "peak learning rate", gt=0)
+    n_train: int = option(20000, "training images drawn", ge=1)
+    n_eval: int = option(2000, "held-out images for the statistics", ge=1)
+    seed: int = option(0, "seeds the data draw, the initialization and the batches", ge=0)
+    threads: int = option(1, "torch CPU threads", ge=1)
+    ckpt_every: int = option(500, "steps between checkpoints", ge=1)
 
     @property
     def num_codes(self) -> int:
         return math.prod(self.levels) if self.quantizer == "fsq" else self.K
+
+
+def resolved(cfg: TokenizerConfig) -> TokenizerConfig:
+    """Check every field; the data set's alias becomes its registry name."""
+    check(cfg)
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 2 for v in cfg.levels):
+        raise UserError(f"--levels {cfg.levels}: give integers >= 2, e.g. 8,6,5")
+    return dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
 
 
 def build(cfg: TokenizerConfig) -> ConvAutoencoder:
