@@ -130,10 +130,11 @@ class LessonRefs:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if not dest.exists() or dest.stat().st_mtime < src.stat().st_mtime:
             shutil.copy2(src, dest)
+        href = f"figures/{html.escape(src.name)}"
         return self._block(
-            f'<figure class="plot"><img src="figures/{html.escape(src.name)}" alt="'
-            f'{html.escape(caption)}" loading="lazy"><figcaption>{html.escape(caption)}'
-            "</figcaption></figure>"
+            f'<figure class="plot"><a href="{href}" target="_blank" title="open full size">'
+            f'<img src="{href}" alt="{html.escape(caption)}" loading="lazy"></a>'
+            f"<figcaption>{html.escape(caption)} (click to open full size)</figcaption></figure>"
         )
 
     def widget(self, name: str) -> str:

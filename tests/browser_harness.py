@@ -116,6 +116,7 @@ class Probe:
     base: str
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    timings: list[tuple] = field(default_factory=list)  # (widget, knob, value, ms) per set_knob
 
     def offsite(self) -> list[str]:
         """Requests to anything but the server's own origin (data: URLs stay in the page)."""
@@ -128,16 +129,26 @@ class Probe:
         return json.loads(widget.get_attribute("data-state"))
 
     def set_knob(self, widget, name: str, value) -> dict:
-        """Set one knob as a user would (input event) and return the state after the redraw."""
-        knob = widget.locator(f'[data-knob="{name}"]')
-        kind = knob.evaluate("el => el.tagName === 'SELECT' ? 'select' : el.type")
-        if kind == "select":
-            knob.select_option(str(value))
-        elif kind == "checkbox":
-            knob.set_checked(bool(value))
-        else:
-            fire = "el.dispatchEvent(new Event('input', {bubbles: true}))"
-            knob.evaluate(f"(el, v) => {{ el.value = v; {fire}; }}", str(value))
+        """Set one knob as a user would (its input event) and return the state once settled.
+        The milliseconds the page's thread spent in the handlers go to self.timings."""
+        ms = widget.locator(f'[data-knob="{name}"]').evaluate(
+            """(el, v) => {
+                const t0 = performance.now();
+                if (el.type === 'checkbox') el.checked = v === 'true'; else el.value = v;
+                el.dispatchEvent(new Event('input', {bubbles: true}));
+                el.dispatchEvent(new Event('change', {bubbles: true}));
+                return performance.now() - t0;
+            }""",
+            str(value).lower() if isinstance(value, bool) else str(value),
+        )
+        self.timings.append((widget.get_attribute("data-widget"), name, value, ms))
+        return self.settled(widget)
+
+    def settled(self, widget, timeout: float = 60000) -> dict:
+        """The state once the widget has no background work (data-busy) left."""
+        self.page.wait_for_function(
+            "el => !el.dataset.busy", arg=widget.element_handle(), timeout=timeout
+        )
         return self.state(widget)
 
     def knobs(self, widget) -> list[dict]:
@@ -153,7 +164,7 @@ class Probe:
 
     def failure(self, widget) -> dict:
         widget.locator('[data-action="failure"]').click()
-        return self.state(widget)
+        return self.settled(widget)
 
 
 @pytest.fixture

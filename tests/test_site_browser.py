@@ -74,6 +74,7 @@ def test_prev_next_walk_the_lessons_in_order(built_site):
         assert prev == (hrefs[i - 1] if i > 0 else "index.html")
 
 
+INPUT_MS = 50  # the longest a knob's input handler may hold the page (issue 19)
 WIDGET_PAGES = [f"{f.stem}.html" for f in _files if "widget(" in f.read_text()]
 
 
@@ -106,6 +107,12 @@ def test_every_widget_follows_every_knob_and_has_a_failure_button(open_page, pag
         after = probe.failure(w)
         assert after != before, f"{name}: the failure button changed nothing from the defaults"
     assert probe.errors == [], f"{page_name}: {probe.errors}"
+    # no knob may freeze the page: every input handler returns within INPUT_MS (heavy work runs
+    # in a worker or is cached); the slowest change is printed for the record
+    slow = max(probe.timings, key=lambda t: t[3])
+    print(f"{page_name}: slowest input handler {slow[3]:.1f} ms ({slow[0]}.{slow[1]}={slow[2]})")
+    over = [t for t in probe.timings if t[3] > INPUT_MS]
+    assert not over, f"{page_name}: input handlers over {INPUT_MS} ms: {over}"
 
 
 def close(js_values, want):

@@ -31,9 +31,15 @@ def test_path_drag_ends_and_the_unscaled_failure(widget):
     assert max(map(abs, at1["xt_mean"])) < 1e-9
     assert max(map(abs, at0["xt_mean"])) < 0.2
     assert abs(at1["data_rms"] - 1) < 1e-6  # standardized per axis
+    assert at1["outside_view"] == 0 and at1["scale_disabled"] is True  # the knob says why it is off
+    # standardized, the scale knob changes nothing, so it is disabled rather than silently inert
+    assert probe.set_knob(w, "scale", 6)["data_rms"] == pytest.approx(at1["data_rms"])
+    probe.set_knob(w, "scale", 1)
     bad = probe.failure(w)
-    assert bad["standardize"] is False and bad["scale"] == 5
+    assert bad["standardize"] is False and bad["scale"] == 5 and bad["scale_disabled"] is False
     assert bad["data_rms"] > 3 and bad["mean_speed"] > 2 * at1["mean_speed"]
+    # on screen: the view stays at the prior's scale and a large share of particles leaves it
+    assert bad["outside_view"] > 0.3
 
 
 def test_pt_slices_noise_end_is_one_hump_and_the_failure_hides_the_moons(widget):
@@ -45,6 +51,52 @@ def test_pt_slices_noise_end_is_one_hump_and_the_failure_hides_the_moons(widget)
         assert probe.set_knob(w, "angle", angle)["modes_data"] >= 2
     bad = probe.failure(w)
     assert bad["modes_data"] == 1
+    readout = w.locator(".readout").inner_text()
+    assert "moons" in readout and "modes" not in readout  # counts humps, never claims "3 modes"
+
+
+def test_pt_slices_input_is_fast_at_the_most_slices(widget):
+    probe, w = widget("pt-slices")
+    for angle in (0, 45, 90):
+        probe.set_knob(w, "slices", 24)
+        probe.set_knob(w, "angle", angle)
+    assert max(t[3] for t in probe.timings) < 50
+
+
+def test_plot_clips_points_and_lines_to_its_frame(widget):
+    """A cloud and a line far outside the box leave the margin (labels, axes) unpainted."""
+    probe, _ = widget("pt-slices")
+    painted = probe.page.evaluate(
+        """async () => {
+            const { Plot } = await import('/widgets/lib/plot.js');
+            const { drawCloud } = await import('/widgets/lib/cloud.js');
+            const div = document.createElement('div');
+            div.style.width = '300px';
+            document.body.appendChild(div);
+            const c = document.createElement('canvas');
+            div.appendChild(c);
+            const p = new Plot(c, { xlim: [-1, 1], ylim: [-1, 1], pad: 30 }).fit();
+            const xs = Float64Array.from([5, 5, -5, 0, 0, 9, 1.2, -1.2]);
+            drawCloud(p, xs, 4, { size: 6, alpha: 1 });
+            p.points([[3, 0], [0, -3]], { r: 5, alpha: 1 });
+            p.line([[-4, -4], [4, 4]], { width: 4 });
+            p.arrow([0.9, 0.9], [2, 2], { width: 3 });
+            const ctx = c.getContext('2d');
+            const dpr = window.devicePixelRatio || 1;
+            const { data } = ctx.getImageData(0, 0, c.width, c.height);
+            let margin = 0, inside = 0;
+            for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+                const a = data[4 * (y * c.width + x) + 3];
+                const m = 30 * dpr;
+                const inFrame = x >= m && x < c.width - m && y >= m && y < c.height - m;
+                if (a) inFrame ? inside++ : margin++;
+            }
+            div.remove();
+            return { margin, inside };
+        }"""
+    )
+    assert painted["inside"] > 100  # the diagonal line crosses the frame
+    assert painted["margin"] == 0
 
 
 @pytest.mark.parametrize(("schedule", "T"), [("linear", 1000), ("cosine", 1000), ("cosine", 50)])
@@ -53,10 +105,10 @@ def test_forward_schedule_alpha_bar_matches_the_package(widget, schedule, T):
     probe.set_knob(w, "schedule", schedule)
     probe.set_knob(w, "T", T)
     ddpm = DDPM(schedule, T)
-    for k in (0, T // 3, T - 1):
+    for k in (1, T // 3, T):  # k = 1..T as lessons 02 and 04 write it; the package's index is k - 1
         state = probe.set_knob(w, "k", k)
         assert state["k"] == k
-        assert state["alpha_bar"] == pytest.approx(ddpm.alphas_cumprod[k].item(), rel=1e-5)
+        assert state["alpha_bar"] == pytest.approx(ddpm.alphas_cumprod[k - 1].item(), rel=1e-5)
 
 
 def test_forward_schedule_failure_is_a_chain_that_never_reaches_noise(widget):
@@ -64,9 +116,13 @@ def test_forward_schedule_failure_is_a_chain_that_never_reaches_noise(widget):
     good = probe.set_knob(w, "T", 1000)
     assert good["alpha_bar_end"] < 1e-4
     bad = probe.failure(w)
-    assert (bad["schedule"], bad["T"], bad["k"]) == ("linear", 50, 49)
+    assert (bad["schedule"], bad["T"], bad["k"]) == ("linear", 50, 50)
     assert bad["alpha_bar_end"] == pytest.approx(DDPM("linear", 50).alphas_cumprod[-1].item())
     assert bad["signal_end"] > 0.5  # more than half the signal amplitude survives the whole chain
+    # on screen, beside the prior: the chain's end still sorts points by their moon, the prior and
+    # a long chain's end do not (0.5 is chance)
+    assert bad["end_remembers"] > 0.75
+    assert abs(good["end_remembers"] - 0.5) < 0.1 and abs(bad["prior_remembers"] - 0.5) < 0.1
 
 
 def _elbo_weights(schedule, T, variance):

@@ -8,7 +8,7 @@ import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng } from "./lib/rng.js";
 import { ancestral, ddim, guided, normalFiller, solveODE } from "./lib/samplers.js";
 import { ddpmCoefficients } from "./lib/schedules.js";
-import { button, frame, onResize, publish, select, setKnobs, slider } from "./lib/ui.js";
+import { button, frame, onResize, publish, select, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const N = 1000; // samples per panel
 const SCHEDULES = ["linear", "cosine"];
@@ -77,7 +77,7 @@ export async function mount(root) {
     });
   }
 
-  root.addEventListener("input", redraw);
+  root.addEventListener("input", deferred(root, redraw));
   onResize(redraw);
   redraw();
 }

@@ -5,7 +5,7 @@
 import { linearPath, samplePath, vpPath } from "./lib/paths.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng, moons } from "./lib/rng.js";
-import { button, frame, onResize, publish, setKnobs, slider } from "./lib/ui.js";
+import { button, frame, onResize, publish, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const N = 200;
 const TRACE = 24; // points per drawn trace
@@ -77,7 +77,7 @@ export function mount(root) {
     publish(root, { t: tv, steps: nSteps, traces: nTraces, rms_linear: out.linear.rms, rms_vp: out.vp.rms,
       end_error_linear: out.linear.err, end_error_vp: out.vp.err });
   }
-  root.addEventListener("input", draw);
+  root.addEventListener("input", deferred(root, draw));
   onResize(draw);
   draw();
 }

@@ -6,7 +6,7 @@ import { loadBaked, MLP } from "./lib/mlp.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng } from "./lib/rng.js";
 import { ODE_SOLVERS, guided, solveODE } from "./lib/samplers.js";
-import { button, frame, onResize, publish, select, setKnobs, slider } from "./lib/ui.js";
+import { button, frame, onResize, publish, select, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const N = 2000; // samples per redraw
 const N_TRAJ = 24; // trajectories drawn (the first N_TRAJ samples)
@@ -55,7 +55,7 @@ export async function mount(root) {
       gap_to_fine: gap });
   }
 
-  root.addEventListener("input", redraw);
+  root.addEventListener("input", deferred(root, redraw));
   onResize(redraw);
   redraw();
 }

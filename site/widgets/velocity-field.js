@@ -6,7 +6,7 @@ import { reference } from "./lib/cloud.js";
 import { loadBaked, MLP } from "./lib/mlp.js";
 import { exactMarginalVelocity } from "./lib/paths.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
-import { button, checkbox, frame, onResize, publish, setKnobs, slider } from "./lib/ui.js";
+import { button, checkbox, frame, onResize, publish, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const GRID = [21, 15]; // arrows across x and y
 const XLIM = [-2.6, 2.6];
@@ -83,7 +83,7 @@ export async function mount(root) {
       mean_gap: gap, mean_speed_net: speed, max_speed_exact: maxExact });
   }
 
-  root.addEventListener("input", redraw);
+  root.addEventListener("input", deferred(root, redraw));
   onResize(redraw);
   redraw();
 }

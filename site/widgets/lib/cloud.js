@@ -8,17 +8,19 @@ export const OFF_DATA = 0.25; // standardized units, as generative/continuous/me
 /** Squares of `size` CSS pixels at each point, one path and one fill (fast for 2000 points). */
 export function drawCloud(plot, xs, n, { color = COLORS.path, size = 2.2, alpha = 0.75 } = {}) {
   const { ctx } = plot;
-  ctx.globalAlpha = alpha;
-  ctx.fillStyle = color;
-  ctx.beginPath();
-  const h = size / 2;
-  for (let i = 0; i < n; i++) {
-    const x = xs[2 * i];
-    const y = xs[2 * i + 1];
-    if (Number.isFinite(x) && Number.isFinite(y)) ctx.rect(plot.px(x) - h, plot.py(y) - h, size, size);
-  }
-  ctx.fill();
-  ctx.globalAlpha = 1;
+  plot.clipped(() => {
+    ctx.globalAlpha = alpha;
+    ctx.fillStyle = color;
+    ctx.beginPath();
+    const h = size / 2;
+    for (let i = 0; i < n; i++) {
+      const x = xs[2 * i];
+      const y = xs[2 * i + 1];
+      if (Number.isFinite(x) && Number.isFinite(y)) ctx.rect(plot.px(x) - h, plot.py(y) - h, size, size);
+    }
+    ctx.fill();
+    ctx.globalAlpha = 1;
+  });
 }
 
 /** Faint reference moons behind the samples. */

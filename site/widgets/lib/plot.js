@@ -46,6 +46,21 @@ export class Plot {
     return this;
   }
 
+  /** Run draw() with the canvas clipped to the frame: nothing it draws reaches the axes'
+   * labels or the margin (points far outside simply vanish; the widgets count them). */
+  clipped(draw) {
+    const { ctx, xlim, ylim } = this;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(this.px(xlim[0]), this.py(ylim[1]), this.px(xlim[1]) - this.px(xlim[0]), this.py(ylim[0]) - this.py(ylim[1]));
+    ctx.clip();
+    try {
+      return draw();
+    } finally {
+      ctx.restore();
+    }
+  }
+
   px(x) {
     const [a, b] = this.xlim;
     return this.pad + ((x - a) / (b - a)) * (this.width - 2 * this.pad);
@@ -92,14 +107,16 @@ export class Plot {
   /** Dots at each [x, y]; color may be a string or a function of the point's index. */
   points(pts, { color = COLORS.path, r = 2, alpha = 0.8 } = {}) {
     const { ctx } = this;
-    ctx.globalAlpha = alpha;
-    pts.forEach((p, i) => {
-      ctx.fillStyle = typeof color === "function" ? color(i) : color;
-      ctx.beginPath();
-      ctx.arc(this.px(p[0]), this.py(p[1]), r, 0, 2 * Math.PI);
-      ctx.fill();
+    this.clipped(() => {
+      ctx.globalAlpha = alpha;
+      pts.forEach((p, i) => {
+        ctx.fillStyle = typeof color === "function" ? color(i) : color;
+        ctx.beginPath();
+        ctx.arc(this.px(p[0]), this.py(p[1]), r, 0, 2 * Math.PI);
+        ctx.fill();
+      });
+      ctx.globalAlpha = 1;
     });
-    ctx.globalAlpha = 1;
   }
 
   /** A polyline through [x, y] points. */
@@ -108,9 +125,11 @@ export class Plot {
     ctx.strokeStyle = color;
     ctx.lineWidth = width;
     ctx.setLineDash(dash);
-    ctx.beginPath();
-    pts.forEach((p, i) => (i ? ctx.lineTo(this.px(p[0]), this.py(p[1])) : ctx.moveTo(this.px(p[0]), this.py(p[1]))));
-    ctx.stroke();
+    this.clipped(() => {
+      ctx.beginPath();
+      pts.forEach((p, i) => (i ? ctx.lineTo(this.px(p[0]), this.py(p[1])) : ctx.moveTo(this.px(p[0]), this.py(p[1]))));
+      ctx.stroke();
+    });
     ctx.setLineDash([]);
   }
 
@@ -129,15 +148,17 @@ export class Plot {
     ctx.strokeStyle = color;
     ctx.fillStyle = color;
     ctx.lineWidth = width;
-    ctx.beginPath();
-    ctx.moveTo(x0, y0);
-    ctx.lineTo(x1, y1);
-    ctx.stroke();
-    ctx.beginPath();
-    ctx.moveTo(x1, y1);
-    ctx.lineTo(x1 - head * Math.cos(ang - 0.4), y1 - head * Math.sin(ang - 0.4));
-    ctx.lineTo(x1 - head * Math.cos(ang + 0.4), y1 - head * Math.sin(ang + 0.4));
-    ctx.fill();
+    this.clipped(() => {
+      ctx.beginPath();
+      ctx.moveTo(x0, y0);
+      ctx.lineTo(x1, y1);
+      ctx.stroke();
+      ctx.beginPath();
+      ctx.moveTo(x1, y1);
+      ctx.lineTo(x1 - head * Math.cos(ang - 0.4), y1 - head * Math.sin(ang - 0.4));
+      ctx.lineTo(x1 - head * Math.cos(ang + 0.4), y1 - head * Math.sin(ang + 0.4));
+      ctx.fill();
+    });
   }
 
   /** Text at a world point, offset by (dx, dy) CSS pixels. */

@@ -89,3 +89,52 @@ export function onResize(draw) {
     pending = requestAnimationFrame(draw);
   });
 }
+
+/** A play button that sweeps `input` (a slider) from its min to its max in about `ms`, firing
+ * the widget's input event each frame; a second click stops it. */
+export function player(parent, root, input, { ms = 2500, label = "▶ play" } = {}) {
+  const b = button(parent, { action: "play", label });
+  let frameId = 0;
+  const stop = () => {
+    cancelAnimationFrame(frameId);
+    frameId = 0;
+    b.textContent = label;
+  };
+  b.addEventListener("click", () => {
+    if (frameId) return stop();
+    const [lo, hi] = [Number(input.min), Number(input.max)];
+    const start = performance.now();
+    b.textContent = "■ stop";
+    const tick = (now) => {
+      const f = Math.min(1, (now - start) / ms);
+      input.value = String(lo + f * (hi - lo));
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+      if (f < 1) frameId = requestAnimationFrame(tick);
+      else stop();
+    };
+    frameId = requestAnimationFrame(tick);
+  });
+  return b;
+}
+
+/** An input handler that never holds the page: it marks the widget busy (data-busy, which the
+ * tests wait on) and runs `work` once, after the events queued so far, with the knobs' newest
+ * values; a slider dragged through 30 values costs one or two redraws, not 30. The last redraw's
+ * duration is kept in data-work-ms. */
+export function deferred(root, work) {
+  let pending = 0;
+  return () => {
+    root.dataset.busy = "true";
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = 0;
+      const t0 = performance.now();
+      try {
+        work();
+      } finally {
+        root.dataset.workMs = String(Math.round(performance.now() - t0));
+        if (!pending) delete root.dataset.busy;
+      }
+    }, 0);
+  };
+}
