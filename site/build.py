@@ -58,6 +58,9 @@ class Lesson:
     html: str = ""
     words: int = 0
     tokens: list = field(default_factory=list)
+    takeaway: str = ""  # front matter 'takeaway:': the boxed sentence at the top of the page
+    toc: list = field(default_factory=list)  # (level, id, html) of each h2/h3
+    bibliography: list = field(default_factory=list)  # papers named in the lesson (papers.json)
 
     @property
     def number(self) -> str:
@@ -97,8 +100,11 @@ def read_lesson(path: Path) -> Lesson:
     for key in ("title", "summary"):
         if not meta.get(key):
             raise BuildError(f"{_rel(path)}:1: front matter needs '{key}: ...'")
+    if "$" in meta.get("takeaway", ""):
+        raise BuildError(f"{_rel(path)}:1: the takeaway is plain text (no $math$)")
     body = "\n".join(lines[end + 1 :])
-    return Lesson(path, meta["title"], meta["summary"], body, end + 2, slug=path.stem)
+    return Lesson(path, meta["title"], meta["summary"], body, end + 2, slug=path.stem,
+                  takeaway=meta.get("takeaway", ""))  # fmt: skip
 
 
 def render_template(lesson: Lesson, refs: LessonRefs) -> str:
@@ -138,7 +144,8 @@ def _fence(self, tokens, idx, options, env) -> str:
 def make_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark").enable("table")
     md.use(dollarmath_plugin, allow_space=True, double_inline=True)
-    md.use(anchors_plugin, min_level=2, max_level=3)  # id="..." on h2/h3: links to a section
+    # id="..." and a "#" link on h2/h3: every section can be linked to
+    md.use(anchors_plugin, min_level=2, max_level=3, permalink=True, permalinkSymbol="#")
     md.add_render_rule("fence", _fence)
     return md
 
@@ -207,6 +214,58 @@ def _math_rules(md: MarkdownIt, formulas: dict) -> None:
         md.add_render_rule(kind, block)
 
 
+def _toc(md: MarkdownIt, tokens) -> list[tuple[int, str, str]]:
+    """(level, id, inline HTML) of every h2/h3, without the heading's own '#' link."""
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.tag in ("h2", "h3") and tok.attrs.get("id"):
+            kids = tokens[i + 1].children or []
+            cut = next((j for j, c in enumerate(kids) if c.type == "link_open"), len(kids))
+            if cut and kids[cut - 1].type == "text" and kids[cut - 1].content == " ":
+                cut -= 1
+            text = md.renderer.renderInline(kids[:cut], md.options, {})
+            out.append((int(tok.tag[1]), tok.attrs["id"], text))
+    return out
+
+
+def _bibliography(text: str) -> list[dict]:
+    """The papers of site/papers.json whose names occur in a lesson's text, in file order."""
+    papers = json.loads((SITE / "papers.json").read_text())
+    return [{"key": k, **p} for k, p in papers.items()
+            if not k.startswith("_") and re.search(p["names"], text)]  # fmt: skip
+
+
+LESSON_MENTION = re.compile(r"\b([Ll]essons? )(\d\d)((?:(?:, | and | or |-)\d\d)*)\b")
+
+
+def link_lessons(page: str, hrefs: dict[str, str], own: str) -> str:
+    """'lesson 06' (and 'lessons 02 and 04') in running text become links to those lessons;
+    never inside a link, code, a heading or the maths, never to the lesson itself."""
+    skip = 0  # depth inside elements whose text must stay as is
+    out = []
+    for part in re.split(r"(<[^>]+>)", page):
+        if part.startswith("<"):
+            m = re.match(r"<(/?)(a|code|pre|h[1-6])\b", part)
+            if m and not part.endswith("/>"):
+                skip += -1 if m.group(1) else 1
+            out.append(part)
+            continue
+        if skip > 0:
+            out.append(part)
+            continue
+
+        def one(num: str) -> str:
+            href = hrefs.get(num)
+            return f'<a href="{href}">{num}</a>' if href and num != own else num
+
+        def repl(m: re.Match) -> str:
+            rest = re.sub(r"\d\d", lambda n: one(n.group(0)), m.group(3))
+            return f"{m.group(1)}{one(m.group(2))}{rest}"
+
+        out.append(LESSON_MENTION.sub(repl, part))
+    return "".join(out)
+
+
 def _word_count(tokens) -> int:
     return sum(len(t.content.split()) for t in _walk(tokens) if t.type in ("text", "code_inline"))
 
@@ -250,12 +309,16 @@ def build(sources: list[Path], out: Path) -> list[Lesson]:
         text = render_template(lesson, refs)
         lesson.tokens = md.parse(text)
         lesson.words = _word_count(lesson.tokens)
+        lesson.bibliography = _bibliography(text)
         blocks[lesson.slug] = refs.blocks
     _math_rules(md, render_math(lessons, out / ".katex-cache.json"))
+    hrefs = {x.number: x.href for x in lessons}
     for lesson in lessons:
         page = md.renderer.render(lesson.tokens, md.options, {})
+        page = link_lessons(page, hrefs, lesson.number)
         swap = lambda m, b=blocks[lesson.slug]: b[int(m.group(1))]  # noqa: E731
         lesson.html = re.sub(r'<div data-site-block="(\d+)"></div>', swap, page)
+        lesson.toc = _toc(md, lesson.tokens)
     write_pages(lessons, out)
     return lessons
 

@@ -83,6 +83,8 @@ class LessonRefs:
             raise RefError(f"{experiment}.json {key_path} is not a number; keys: {_keys_at(value)}")
         if value is None:  # e.g. a threshold the measurement never reached: the prose must say so
             raise RefError(f"{experiment}.json {key_path} is null; rewrite the sentence for it")
+        if spec in ("", "g") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return sensible(value)
         try:
             return format(value, spec) if spec else str(value)
         except (ValueError, TypeError) as e:
@@ -144,6 +146,19 @@ class LessonRefs:
             f'<div class="widget" data-widget="{name}"><noscript>This interactive figure needs '
             "JavaScript.</noscript></div>"
         )
+
+
+def sensible(value: float) -> str:
+    """A measured number at the precision a reader can use: whole numbers as they are, three
+    significant digits between 1e-4 and 1000 (1.5625 -> 1.56), whole units above, two
+    significant digits in scientific form below."""
+    if isinstance(value, int) or (value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    if abs(value) >= 1000:
+        return str(round(value))
+    if abs(value) >= 1e-4:
+        return format(value, ".3g")
+    return format(value, ".2g")
 
 
 def _dedent(lines: list[str]) -> str:

@@ -116,7 +116,8 @@ class Probe:
     base: str
     errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
-    timings: list[tuple] = field(default_factory=list)  # (widget, knob, value, ms) per set_knob
+    # (widget, knob, value, handler ms, deferred redraw ms) per set_knob
+    timings: list[tuple] = field(default_factory=list)
 
     def offsite(self) -> list[str]:
         """Requests to anything but the server's own origin (data: URLs stay in the page)."""
@@ -141,8 +142,10 @@ class Probe:
             }""",
             str(value).lower() if isinstance(value, bool) else str(value),
         )
-        self.timings.append((widget.get_attribute("data-widget"), name, value, ms))
-        return self.settled(widget)
+        state = self.settled(widget)
+        work = float(widget.get_attribute("data-work-ms") or "nan")  # the deferred redraw's time
+        self.timings.append((widget.get_attribute("data-widget"), name, value, ms, work))
+        return state
 
     def settled(self, widget, timeout: float = 60000) -> dict:
         """The state once the widget has no background work (data-busy) left."""

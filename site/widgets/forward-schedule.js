@@ -6,7 +6,7 @@
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng, moons } from "./lib/rng.js";
 import { SCHEDULES, ddpmCoefficients, qSample } from "./lib/schedules.js";
-import { button, frame, onResize, publish, select, setKnobs, slider } from "./lib/ui.js";
+import { button, frame, onResize, publish, select, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const N = 400;
 const UPPER = N / 2; // rawMoons: the first half of the points is the upper moon
@@ -46,12 +46,14 @@ export function mount(root) {
   const eps = makeRng(11).normals(N, 2);
   const prior = makeRng(12).normals(N, 2);
 
-  function draw(event) {
+  let lastT = Number(T.value);
+  function draw() {
     const Tv = Number(T.value);
-    const wasAtEnd = Number(k.value) >= Number(k.max);
+    const wasAtEnd = Number(k.value) >= lastT;
     k.max = String(Tv);
     // keep k at the end of the chain when T changes there, else clamp it into the new range
-    if (event?.target === T && wasAtEnd) k.value = String(Tv);
+    if (Tv !== lastT && wasAtEnd) k.value = String(Tv);
+    lastT = Tv;
     k.dispatchEvent(new Event("sync"));
     const kv = Math.min(Number(k.value), Tv); // k = 1..T as in the lesson; ᾱ_0 = 1 is the data
     const c = ddpmCoefficients(schedule.value, Tv);
@@ -82,7 +84,7 @@ export function mount(root) {
     publish(root, { schedule: schedule.value, T: Tv, k: kv, alpha_bar: abar, alpha_bar_end: end,
       signal_end: Math.sqrt(end), rms: std, end_remembers: endShare, prior_remembers: priorShare });
   }
-  root.addEventListener("input", draw);
+  root.addEventListener("input", deferred(root, draw));
   onResize(draw);
   draw();
 }

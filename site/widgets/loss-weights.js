@@ -4,7 +4,7 @@
 // Shown normalized to mean 1 over k = 1..T-1 so the flat line of L_simple sits at 1.
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { SCHEDULES, ddpmCoefficients } from "./lib/schedules.js";
-import { button, checkbox, frame, onResize, publish, select, setKnobs, slider } from "./lib/ui.js";
+import { button, checkbox, frame, onResize, publish, select, setKnobs, slider, deferred } from "./lib/ui.js";
 
 /** lambda_k for k = 1..T-1 (k = 0 is the decoder term, outside this sum). */
 export function elboWeights(schedule, T, variance) {
@@ -49,7 +49,7 @@ export function mount(root) {
     publish(root, { schedule: schedule.value, variance: variance.value, T: Tv, log: log.checked,
       top10_share: topShare, max_over_mean: Math.max(...norm), argmax });
   }
-  root.addEventListener("input", draw);
+  root.addEventListener("input", deferred(root, draw));
   onResize(draw);
   draw();
 }

@@ -6,7 +6,7 @@
 import { linearPath, samplePath } from "./lib/paths.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng, moons, rawMoons } from "./lib/rng.js";
-import { button, checkbox, frame, onResize, publish, setKnobs, slider } from "./lib/ui.js";
+import { button, checkbox, frame, onResize, publish, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const N = 300;
 
@@ -68,7 +68,7 @@ export function mount(root) {
     const r = plot.canvas.getBoundingClientRect();
     setKnobs(root, { t: Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)).toFixed(2) });
   });
-  root.addEventListener("input", draw);
+  root.addEventListener("input", deferred(root, draw));
   onResize(draw);
   draw();
 }

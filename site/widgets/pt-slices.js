@@ -4,7 +4,7 @@
 // data: p_t(s) = mean_i N(s; t s1_i, (1 - t)^2 + h^2), h the display bandwidth (a histogram's bin).
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { moons } from "./lib/rng.js";
-import { button, frame, onResize, publish, setKnobs, slider } from "./lib/ui.js";
+import { button, frame, onResize, publish, setKnobs, slider, deferred } from "./lib/ui.js";
 
 const DATA = moons(400, 0.05, 1);
 const GRID = Array.from({ length: 141 }, (_, i) => -3.5 + i * 0.05);
@@ -107,7 +107,7 @@ export function mount(root) {
     publish(root, { angle: Number(angle.value), bandwidth: h, slices: n, modes_data: modes[n - 1],
       modes_noise: modes[0], peak });
   }
-  root.addEventListener("input", draw);
+  root.addEventListener("input", deferred(root, draw));
   onResize(draw);
   draw();
 }
