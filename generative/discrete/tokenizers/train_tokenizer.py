@@ -67,7 +67,8 @@ def resolved(cfg: TokenizerConfig) -> TokenizerConfig:
     """Check every field; the data set's alias becomes its registry name."""
     check(cfg)
     if any(not isinstance(v, int) or isinstance(v, bool) or v < 2 for v in cfg.levels):
-        raise UserError(f"--levels {cfg.levels}: give integers >= 2, e.g. 8,6,5")
+        levels = ",".join(map(str, cfg.levels))
+        raise UserError(f"--levels {levels}: each level must be at least 2, e.g. 8,6,5")
     return dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
 
 
