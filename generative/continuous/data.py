@@ -181,6 +181,7 @@ class Split:
 
 
 HELDOUT_FRACTION = 0.2  # a user's file keeps this share back for evaluation
+MIN_POINTS = 10  # fewer trains on too few points to mean anything
 
 
 def load_dataset(spec: str, n_train: int = 8000, seed: int = 0, noise=None) -> Split:
@@ -203,6 +204,12 @@ def load_dataset(spec: str, n_train: int = 8000, seed: int = 0, noise=None) -> S
     if not Path(spec).exists():
         raise unknown_choice("data set (and no such file)", spec, {**TOY, **IMAGE_SETS})
     x = load_points(spec)
+    if len(x) < MIN_POINTS:
+        raise UserError(
+            f"{spec}: {len(x)} points; a data file needs at least {MIN_POINTS} (20% are held out)"
+        )
+    if np.ptp(x, axis=0).max() == 0:
+        raise UserError(f"{spec}: every row is the same point; there is no distribution to learn")
     perm = np.random.default_rng(0).permutation(len(x))  # fixed: evaluate finds the same split
     n_held = max(1, int(round(HELDOUT_FRACTION * len(x))))
     held, train = x[perm[:n_held]], x[perm[n_held:]]

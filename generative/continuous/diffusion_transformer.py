@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generative.errors import UserError
 from generative.layers.embeddings import LabelEmbedder, TimestepEmbedder, condition
 
 # size presets: name -> (hidden, depth, heads)
@@ -33,11 +34,13 @@ class PatchEmbed(nn.Module):
         self.shape, self.patch = tuple(shape), patch
         if len(self.shape) == 1:  # points: (D,)
             (D,) = self.shape
-            assert D % patch == 0, f"dimension {D} is not divisible by patch {patch}"
+            if D % patch:
+                raise UserError(f"--patch {patch} does not divide the data's {D} dimensions")
             self.num_tokens, patch_dim = D // patch, patch
         else:  # images: (C, H, W)
             C, H, W = self.shape
-            assert H % patch == 0 and W % patch == 0, f"{H}x{W} not divisible by patch {patch}"
+            if H % patch or W % patch:
+                raise UserError(f"--patch {patch} does not divide the {H}x{W} images")
             self.num_tokens, patch_dim = (H // patch) * (W // patch), C * patch * patch
         self.proj = nn.Linear(patch_dim, hidden)
 

@@ -73,6 +73,9 @@ def load_image_folder(folder):
     folder = Path(folder)
     visible = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     subdirs = [p for p in visible if p.is_dir()]
+    for d in subdirs:
+        if not any(not f.name.startswith(".") for f in d.iterdir()):
+            raise UserError(f"{d}: an empty class folder; put PNG images in it or remove it")
     if subdirs:
         stray = [p for p in visible if not p.is_dir()]
         if stray:
