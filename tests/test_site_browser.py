@@ -17,6 +17,7 @@ from browser_harness import (
     ARTIFACTS,
     DESKTOP,
     PHONE,
+    SITE,
     lesson_sources,
     load_site_module,
 )
@@ -117,6 +118,66 @@ def test_every_widget_follows_every_knob_and_has_a_failure_button(open_page, pag
         print(f"{page_name}: slowest deferred redraw {work[4]:.0f} ms ({where})")
     over = [t for t in probe.timings if t[3] > INPUT_MS]
     assert not over, f"{page_name}: input handlers over {INPUT_MS} ms: {over}"
+
+
+SHOTS = SITE / "_build" / "shots"  # git-ignored: a reviewer's look without a browser
+
+
+@pytest.mark.parametrize("page_name", WIDGET_PAGES)
+def test_widget_screenshots_at_default_and_failure(open_page, page_name):
+    """Each widget as a reader first sees it and after its failure button, as PNGs in
+    site/_build/shots/<widget>-default.png and -failure.png; the failure must change the picture."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    probe = open_page(page_name)
+    for i in range(probe.widgets().count()):
+        w = probe.widgets().nth(i)
+        name = w.get_attribute("data-widget")
+        probe.settled(w)
+        w.scroll_into_view_if_needed()
+        default = w.screenshot(path=str(SHOTS / f"{name}-default.png"))
+        probe.failure(w)
+        failure = w.screenshot(path=str(SHOTS / f"{name}-failure.png"))
+        assert default != failure, f"{name}: the failure button left the picture unchanged"
+    assert probe.errors == [], f"{page_name}: {probe.errors}"
+
+
+def test_dit_runaways_are_on_screen(open_page):
+    """DDIM's runaways: the frame follows them, so every sample is inside the drawn box."""
+    probe = open_page("08-diffusion-transformer.html")
+    w = probe.widgets().first
+    calm = probe.set_knob(w, "sampler", "ancestral")
+    bad = probe.failure(w)
+    assert bad["outside"] > 0 and bad["zoom"] > 3  # zoomed out to hold the far points
+    assert calm["zoom"] < bad["zoom"] / 3
+    # every sample's radius fits the zoomed frame: none is drawn off the canvas
+    assert bad["max_norm"] <= 3 * bad["zoom"] * 1.5
+
+
+def test_enlarge_fills_the_window_and_redraws(open_page):
+    probe = open_page("02-ddpm-the-forward-chain.html")
+    w = probe.widgets().first
+    before = w.locator("canvas").first.bounding_box()["width"]
+    w.locator('[data-action="enlarge"]').click()
+    probe.page.wait_for_timeout(300)
+    after = w.locator("canvas").first.bounding_box()["width"]
+    assert after > before + 100  # the canvas follows the widget's new width
+    probe.page.keyboard.press("Escape")
+    probe.page.wait_for_timeout(300)
+    assert w.locator("canvas").first.bounding_box()["width"] == pytest.approx(before, abs=2)
+
+
+def test_lessons_have_contents_takeaway_notation_and_references(built_site):
+    for lesson in built_site.lessons:
+        if not lesson.slug[:2].isdigit() or int(lesson.slug[:2]) > 15:
+            continue  # the fixture lessons
+        html = (built_site.out / lesson.href).read_text()
+        assert 'class="takeaway"' in html, lesson.slug
+        assert 'class="toc"' in html and 'class="header-anchor"' in html, lesson.slug
+        assert 'class="notation"' in html, lesson.slug
+        assert 'id="references"' in html and "arxiv.org/abs/" in html, lesson.slug
+        # every section link in the contents points at a heading of the page
+        for target in re.findall(r'<li class="toc-h[23]"><a href="#([^"]+)"', html):
+            assert f'id="{target}"' in html, (lesson.slug, target)
 
 
 def close(js_values, want):

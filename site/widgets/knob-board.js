@@ -28,7 +28,7 @@ export async function mount(root) {
 
   const { knobs, stage, readout } = frame(root, "Practical knobs, one trained model per setting");
   const schedule = select(knobs, { name: "schedule", label: "betas", options: SCHEDULES, value: "linear" });
-  const target = select(knobs, { name: "target", label: "target", options: TARGETS, value: "eps" });
+  const target = select(knobs, { name: "target", label: "target", options: TARGETS, value: "eps", labels: { eps: "ε", x0: "x₀", v: "v" } });
   const tScale = select(knobs, { name: "t_scale", label: "t_scale", options: T_SCALES, value: "1000" });
   const sampler = select(knobs, { name: "sampler", label: "sampler", options: ["ancestral", "ddim"], value: "ancestral" });
   const steps = slider(knobs, { name: "steps", label: "steps", min: 2, max: 100, step: 1, value: 32 });
@@ -37,7 +37,7 @@ export async function mount(root) {
   // cosine betas end at alpha-bar = 2e-9 (beta clipped at 0.999), where x0-hat =
   // (x - sqrt(1 - abar) eps-hat) / sqrt(abar) multiplies the eps-net's error by 2e4. DDIM carries
   // the first jump's error along deterministically; the ancestral chain's fresh noise washes it out
-  button(knobs, { action: "failure", label: "failure: cosine + eps + DDIM" }).addEventListener("click", () =>
+  button(knobs, { action: "failure", label: "failure: cosine + ε + DDIM" }).addEventListener("click", () =>
     setKnobs(root, { schedule: "cosine", target: "eps", t_scale: "1000", sampler: "ddim", steps: 32 }),
   );
   const left = new Plot(makeCanvas(stage, { aspect: 0.75, label: "DDPM samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });

@@ -51,7 +51,7 @@ export function mount(root) {
     }
     plot.text(`t = ${tv.toFixed(2)}`, [plot.xlim[1], plot.ylim[1]], { dx: -6, dy: 14, align: "right" });
     if (outside.length) {
-      plot.text(`${outside.length} of ${N} particles outside the prior's ±3.5 view (rings on the border)`, [plot.xlim[0], plot.ylim[1]], { dx: 6, dy: 14, align: "left", color: COLORS.data, size: 11 });
+      plot.text(`${outside.length} of ${N} particles outside the prior's ±3.5 view (rings on the border)`, [plot.xlim[0], plot.ylim[0]], { dx: 12, dy: -8, align: "left", color: COLORS.data, size: 11 });
     }
     const speed = x1.reduce((acc, p, i) => acc + Math.hypot(p[0] - x0[i][0], p[1] - x0[i][1]), 0) / N;
     const dataStd = Math.sqrt(x1.flat().reduce((a, v) => a + v * v, 0) / (2 * N));
