@@ -111,10 +111,12 @@ def make_path(name: str) -> AffinePath:
 
 
 # region: cfm-loss
-def cfm_loss(net, path: AffinePath, x1, y=None, generator=None):
+def cfm_loss(net, path: AffinePath, x1, y=None, generator=None, x0=None):
     """Conditional flow matching: regress the network on the conditional velocity. Its minimiser
-    is the conditional expectation E[u_t | x_t], which is the marginal velocity field."""
-    x0 = torch.randn(x1.shape, generator=generator).to(x1.device)  # drawn on the CPU generator
+    is the conditional expectation E[u_t | x_t], which is the marginal velocity field. x0: noise
+    already paired with x1 (an OT coupling, reflow's pairs); None: independent draws."""
+    if x0 is None:
+        x0 = torch.randn(x1.shape, generator=generator).to(x1.device)  # on the CPU generator
     t = torch.rand(x1.shape[0], generator=generator)
     x_t, u_t = path.sample(x0, x1, t)
     return (net(x_t, t.to(x1.device), y) - u_t).pow(2).mean()
