@@ -95,3 +95,9 @@ def teardown(d: Dist):
     if d.active and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def say(msg: str):
+    """Print on the main process only (torchrun's RANK 0, or no torchrun)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(msg, flush=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-import generative.continuous.train_denoiser as train_mod
+import generative.loop as loop_mod
 from generative.checkpoint import load_checkpoint
 from generative.continuous.flow_matching import FlowMatching
 from generative.continuous.train_denoiser import Diverged, TrainConfig, load_run, train
@@ -139,13 +139,17 @@ def test_extending_a_finished_run_continues_from_its_step(tmp_path):
     assert sorted(p.name for p in out.glob("*.safetensors")) == ["checkpoint-60.safetensors"]
 
 
-def test_resume_takes_the_saved_config_not_the_new_one(tmp_path):
-    """Resuming keeps the run's own architecture even if the passed config differs."""
+def test_resume_refuses_a_new_architecture_and_takes_a_new_lr(tmp_path, capsys):
+    """Resuming keeps the run's architecture (a different one is refused, naming the flags) and
+    takes the flags that may change (steps, lr), saying so."""
     out = tmp_path / "run"
     train(tiny(steps=20), out, progress=False)
-    run = train(tiny(steps=30, width=64, depth=2), out, resume=True, progress=False)
-    assert run.cfg.width == 32 and run.cfg.depth == 1
-    assert run.state["step"] == 30
+    with pytest.raises(UserError, match=r"--width 64 \(the run has 32\).*--depth"):
+        train(tiny(steps=30, width=64, depth=2), out, resume=True, progress=False)
+    run = train(tiny(steps=30, lr=5e-4), out, resume=True, progress=False)
+    assert run.cfg.width == 32 and run.cfg.lr == 5e-4 and run.state["step"] == 30
+    assert "--lr 0.002 -> 0.0005" in capsys.readouterr().out
+    assert load_run(out).cfg.lr == 5e-4  # config.json records it
 
 
 def test_resume_without_steps_continues_to_the_runs_own_target(tmp_path, monkeypatch):
@@ -156,7 +160,7 @@ def test_resume_without_steps_continues_to_the_runs_own_target(tmp_path, monkeyp
         with pytest.raises(KeyboardInterrupt):
             train(tiny(), out, progress=False)
     totals = []
-    real_tqdm = train_mod.tqdm
+    real_tqdm = loop_mod.tqdm
 
     def recording_tqdm(*args, **kwargs):
         totals.append(kwargs.get("total"))
@@ -165,7 +169,7 @@ def test_resume_without_steps_continues_to_the_runs_own_target(tmp_path, monkeyp
     def stop(_loss):
         raise Stop
 
-    monkeypatch.setattr(train_mod, "tqdm", recording_tqdm)
+    monkeypatch.setattr(loop_mod, "tqdm", recording_tqdm)
     patch_loss(monkeypatch, 0, stop)
     with pytest.raises(Stop):
         train(TrainConfig(steps=0), out, resume=True, progress=False)

@@ -1,33 +1,25 @@
-"""Training loop for the token generators: MaskGIT, the autoregressive baseline, MDLM and D3PM
-share one transformer, one optimizer setup (AdamW, warm-up then cosine decay, EMA weights) and
-the project's run folders (safetensors + JSON, resumable)."""
+"""The token generators' trainer: MaskGIT, the autoregressive baseline, MDLM and D3PM share one
+transformer; each is a config (DiscreteConfig) and a loss handed to the one loop
+(generative/loop.py: AdamW, warm-up then cosine decay, clipping, EMA weights, resumable run
+folders, devices and torchrun)."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from generative.checkpoint import (
-    load_checkpoint,
-    load_snapshot,
-    read_json,
-    save_checkpoint,
-    save_snapshot,
-    write_json,
-)
-from generative.config import check, option
-from generative.continuous.train_denoiser import _restore, _tensors
+from generative.checkpoint import load_checkpoint, load_snapshot, read_json
+from generative.config import check, from_json, option
 from generative.discrete.data.token_data import CONDS, DATASETS, TokenData, load_token_data
 from generative.discrete.models.transformer import TokenTransformer, TransformerConfig
 from generative.discrete.objectives.d3pm import D3PM, KERNELS
 from generative.discrete.objectives.schedules import SCHEDULES
+from generative.distributed import say
 from generative.errors import UserError
+from generative.loop import LoopConfig, Streams, fit, refuse_existing, resume_config, start
 
 METHODS = ("maskgit", "ar", "mdlm", "d3pm")
 DATA_ALIASES = {"glyphs": "digits-glyphs"}  # one name across commands (tokenize says glyphs)
@@ -137,81 +129,71 @@ class DiscreteRun:
     state: dict
 
 
+# may change on resume (the rest defines the run): budget, learning rate, cadences, hardware
+RESUMABLE = {"steps", "lr", "ckpt_every", "snapshot_every", "log_every", "threads", "device"}
+
+
+def saved_config(run_dir) -> DiscreteConfig:
+    """The DiscreteConfig in a run folder's config.json (a damaged or foreign one is refused)."""
+    meta = read_json(Path(run_dir) / "config.json")
+    if not isinstance(meta.get("train"), dict):
+        raise UserError(f"{run_dir}/config.json is not a discrete run config (no 'train')")
+    return from_json(DiscreteConfig, meta["train"], f"{run_dir}/config.json")
+
+
+def loop_config(cfg: DiscreteConfig) -> LoopConfig:
+    return LoopConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        warmup=cfg.warmup,
+        weight_decay=cfg.weight_decay,
+        clip=1.0,
+        ema_decay=cfg.ema_decay,
+        seed=cfg.seed,
+        threads=cfg.threads,
+        device=getattr(cfg, "device", "cpu"),  # the objectives draw on the CPU generator
+        ckpt_every=cfg.ckpt_every,
+        snapshot_every=cfg.snapshot_every,
+        log_every=cfg.log_every,
+        desc=f"{cfg.method} on {cfg.data}",
+    )
+
+
 # region: discrete-train
 def train_discrete(
     cfg: DiscreteConfig, out_dir, resume: bool = False, progress: bool = True
 ) -> DiscreteRun:
     """Train (or resume) a token generator in out_dir; returns the run with its EMA network."""
     out_dir = Path(out_dir)
-    if resume:
-        saved = DiscreteConfig(**read_json(out_dir / "config.json")["train"])
-        cfg = dataclasses.replace(saved, steps=cfg.steps)
+    if resume:  # the run's own config; budget, lr, cadences and hardware may change
+        given = dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
+        cfg, changes = resume_config(saved_config(out_dir), given, RESUMABLE)
+        for change in changes:
+            say(f"resume: {change}")
     cfg = validate(cfg)
-    if not resume and (out_dir / "state.json").exists():
-        raise UserError(f"{out_dir} already holds a run; pass --resume, or choose another --out")
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
+    refuse_existing(out_dir, resume)
+    lc = loop_config(cfg)
+    d = start(lc)
     data = load_token_data(cfg.data, cfg.cond, cfg.n_train, cfg.seed)
     ncfg = net_config(cfg, data)
-    model, ema = TokenTransformer(ncfg), TokenTransformer(ncfg).requires_grad_(False)
-    ema.load_state_dict(model.state_dict())
-    loss = loss_fn(cfg, data.vocab_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    state = {"step": 0, "losses": [], "wall_s": 0.0, "running": []}
-    if resume:
-        tensors, state = load_checkpoint(out_dir)
-        _restore(tensors, model, ema, opt, gen)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(
-        out_dir / "config.json",
-        {"train": dataclasses.asdict(cfg), "net": dataclasses.asdict(ncfg), "kind": "discrete"},
-    )
-    t0 = time.perf_counter() - state["wall_s"]
-    bar = tqdm(
-        range(state["step"], cfg.steps),
-        initial=state["step"],
-        total=cfg.steps,
-        disable=None if progress else True,
-        mininterval=0.5,
-        desc=f"{cfg.method} on {cfg.data}",
-        dynamic_ncols=True,
-    )
-    for step in bar:
-        idx = torch.randint(0, len(data.tokens), (cfg.batch_size,), generator=gen)
+    model = TokenTransformer(ncfg)
+    objective = loss_fn(cfg, data.vocab_size)
+    tokens = data.tokens.to(d.device)  # (N, seq_len)
+    cond = data.cond.to(d.device) if data.cond is not None else None
+
+    def loss(net, s: Streams):
+        idx = torch.randint(0, len(tokens), (cfg.batch_size,), generator=s.gen)
         c = None
-        if (
-            data.cond is not None
-        ):  # drop conditions to the null id (for guidance, unconditional use)
-            c = data.cond[idx].clone()
-            c[torch.rand(len(idx), generator=gen) < cfg.p_uncond] = ncfg.null_cond
-        warm = min(1.0, (step + 1) / cfg.warmup)
-        for group in opt.param_groups:
-            group["lr"] = cfg.lr * warm * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        value = loss(model, data.tokens[idx], c, gen)
-        if not torch.isfinite(value):
-            raise UserError(f"loss became {value.item()} at step {step}; try a lower --lr")
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        decay = min(cfg.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
-                e.lerp_(p, 1 - decay)
-        state["running"].append(value.item())
-        if (step + 1) % cfg.log_every == 0:
-            state["losses"].append([step + 1, sum(state["running"]) / len(state["running"])])
-            bar.set_postfix(loss=f"{state['losses'][-1][1]:.4f}")
-            state["running"] = []
-        state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
-        if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0:
-            save_snapshot(out_dir, ema, step + 1)
-            state.setdefault("snapshots", []).append([step + 1, state["wall_s"]])
-        if (step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps:
-            save_checkpoint(out_dir, _tensors(model, ema, opt, gen), state)
-    bar.close()
-    return DiscreteRun(cfg, ema.eval(), data, state)
+        if cond is not None:  # drop conditions to the null id (guidance, unconditional use)
+            c = cond[idx.to(s.device)].clone()
+            c[torch.rand(len(idx), generator=s.gen).to(s.device) < cfg.p_uncond] = ncfg.null_cond
+            c = c[s.shard]
+        return objective(net, tokens[idx[s.shard].to(s.device)], c, s.noise)
+
+    meta = {"train": dataclasses.asdict(cfg), "net": dataclasses.asdict(ncfg), "kind": "discrete"}
+    done = fit(lc, d, model, loss, out_dir, resume=resume, progress=progress, meta=meta)
+    return DiscreteRun(cfg, done.ema.cpu().eval(), data, done.state)
 
 
 # endregion
@@ -220,10 +202,9 @@ def train_discrete(
 def load_discrete_run(run_dir, snapshot: int | None = None, data: bool = True) -> DiscreteRun:
     """A trained discrete run from its folder (EMA weights, or the snapshot at that step)."""
     run_dir = Path(run_dir)
-    meta = read_json(run_dir / "config.json")
+    cfg = saved_config(run_dir)
     try:
-        cfg = DiscreteConfig(**meta["train"])
-        ncfg = TransformerConfig(**meta["net"])
+        ncfg = TransformerConfig(**read_json(run_dir / "config.json")["net"])
     except (KeyError, TypeError) as exc:
         raise UserError(f"{run_dir}/config.json is not a discrete run config ({exc})") from None
     if snapshot is not None:  # a snapshot loads even while its run is still training
