@@ -1,28 +1,29 @@
-"""Training a learned image tokenizer (`generative tokenize`), saving and loading it.
+"""Training a learned image tokenizer (`generative tokenize`), saving and loading it: a config
+(TokenizerConfig) and a reconstruction loss handed to the one loop (generative/loop.py).
 
 A run folder holds config.json (the TokenizerConfig), state.json + checkpoint-<step>.safetensors
-(via generative/checkpoint.py: atomic, checksummed) and recon.png (held-out images above their
-reconstructions). Statistics are measured over the whole held-out set.
+(via generative/checkpoint.py: atomic, checksummed), loss.png and recon.png (held-out images
+above their reconstructions). Statistics are measured over the whole held-out set.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from generative.checkpoint import load_checkpoint, read_json, save_checkpoint, write_json
-from generative.config import check, option
+from generative.checkpoint import annotate_state, load_checkpoint, read_json
+from generative.config import check, from_json, option
 from generative.discrete.data.tokenizer_images import CHANNELS, IMAGE_DATA, load_images
 from generative.discrete.tokenizers.autoencoder import QUANTIZERS, ConvAutoencoder, make_quantizer
 from generative.discrete.tokenizers.code_stats import CodeStats
+from generative.distributed import say
 from generative.errors import UserError
+from generative.loop import LoopConfig, Streams, fit, refuse_existing, resume_config, start
 
 DATA_ALIASES = {"digits-glyphs": "glyphs"}  # train's old name for the same glyphs
 VQ_ONLY = ("--quantizer vq or ema", lambda c: c.quantizer in ("vq", "ema"))
@@ -109,65 +110,68 @@ def evaluate(model: ConvAutoencoder, x: torch.Tensor, batch: int = 500) -> dict:
     return stats.result() | {"recon_mse": sq / x.numel()}
 
 
-def train_tokenizer(cfg: TokenizerConfig, out_dir=None, progress: bool = True) -> TokenizerRun:
-    """Train on fresh draws of cfg.data; with out_dir, checkpoint along the way and at the end."""
-    torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    model = build(cfg)  # first: bad settings fail before anything is written
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        if (out_dir / "state.json").exists():
-            raise UserError(f"{out_dir} already holds a run; choose another --out")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(out_dir / "config.json", dataclasses.asdict(cfg))
-    x = load_images(cfg.data, cfg.n_train, cfg.seed)
-    held = load_images(cfg.data, cfg.n_eval, cfg.seed, heldout=True)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    state = {"step": 0, "losses": [], "wall_s": 0.0, "cpu_s": 0.0}
-    t0, c0, running = time.perf_counter(), time.process_time(), []
-    bar = tqdm(
-        range(cfg.steps),
-        disable=None if progress else True,
+# may change on resume (the rest defines the tokenizer): budget, learning rate, cadence, hardware
+RESUMABLE = {"steps", "lr", "ckpt_every", "threads", "device"}
+
+
+def loop_config(cfg: TokenizerConfig) -> LoopConfig:
+    return LoopConfig(
+        steps=cfg.steps,
+        lr=cfg.lr,
+        batch_size=cfg.batch_size,
+        seed=cfg.seed,
+        threads=cfg.threads,
+        device=getattr(cfg, "device", "cpu"),
+        ckpt_every=cfg.ckpt_every,
+        log_every=100,
         desc=f"{cfg.quantizer} K={cfg.num_codes} on {cfg.data}",
-        mininterval=0.5,
-        dynamic_ncols=True,
     )
-    for step in bar:
-        for group in opt.param_groups:  # cosine decay to 0
-            group["lr"] = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
-        batch = x[torch.randint(len(x), (cfg.batch_size,), generator=gen)]
-        recon, out = model(batch)
+
+
+def saved_config(run_dir) -> TokenizerConfig:
+    return from_json(TokenizerConfig, read_json(Path(run_dir) / "config.json"), f"{run_dir}")
+
+
+def train_tokenizer(
+    cfg: TokenizerConfig, out_dir=None, progress: bool = True, resume: bool = False
+) -> TokenizerRun:
+    """Train on fresh draws of cfg.data; with out_dir, checkpoint along the way and at the end
+    (resume: continue the run there, with a new budget, lr or cadence if given)."""
+    if resume:
+        cfg, changes = resume_config(saved_config(out_dir), cfg, RESUMABLE)
+        for change in changes:
+            say(f"resume: {change}")
+    cfg = resolved(cfg)
+    refuse_existing(out_dir, resume)
+    lc = loop_config(cfg)
+    d = start(lc)
+    model = build(cfg)  # first: bad settings fail before anything is written
+    x = load_images(cfg.data, cfg.n_train, cfg.seed).to(d.device)  # (N, C, 16, 16) in [0, 1]
+    held = load_images(cfg.data, cfg.n_eval, cfg.seed, heldout=True)
+
+    def loss(net, s: Streams):
+        batch = x[torch.randint(len(x), (cfg.batch_size,), generator=s.gen)[s.shard]]
+        recon, out = net(batch)
         rec = F.mse_loss(recon, batch)
-        opt.zero_grad(set_to_none=True)
-        (rec + out.loss).backward()
-        opt.step()
-        running.append(rec.item())
-        if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
-            state["losses"].append([step + 1, sum(running) / len(running)])
-            running = []
-            bar.set_postfix(mse=f"{state['losses'][-1][1]:.4f}")
-        state["step"], state["wall_s"] = step + 1, time.perf_counter() - t0
-        state["cpu_s"] = time.process_time() - c0  # this process's CPU: fair on a busy machine
-        if out_dir is not None and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps):
-            save_checkpoint(out_dir, model.state_dict(), state)
-    bar.close()
+        return rec + out.loss, rec  # the quantizer's losses train; the pixel MSE is logged
+
+    meta = dataclasses.asdict(cfg)
+    done = fit(lc, d, model, loss, out_dir, resume=resume, progress=progress, meta=meta)
+    model = done.model.cpu()
     stats = evaluate(model, held)
-    state["heldout"] = stats
-    if out_dir is not None:
-        save_checkpoint(out_dir, model.state_dict(), state)
-    return TokenizerRun(cfg, model.eval(), stats, state)
+    done.state["heldout"] = stats
+    if out_dir is not None and done.main:
+        annotate_state(out_dir, heldout=stats)
+    return TokenizerRun(cfg, model.eval(), stats, done.state)
 
 
 def load_tokenizer(run_dir) -> TokenizerRun:
     """A trained tokenizer from its run folder (model in eval mode)."""
     run_dir = Path(run_dir)
-    raw = read_json(run_dir / "config.json")
-    try:
-        cfg = TokenizerConfig(**{**raw, "levels": tuple(raw["levels"])})
-    except (KeyError, TypeError) as exc:
-        raise UserError(f"{run_dir}/config.json is not a tokenizer config ({exc})") from None
+    cfg = saved_config(run_dir)
     tensors, state = load_checkpoint(run_dir)
+    if any(k.startswith("model.") for k in tensors):  # runs from before the one loop: bare keys
+        tensors = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     model = build(cfg)
     try:
         model.load_state_dict(tensors)
