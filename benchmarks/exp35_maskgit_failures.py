@@ -53,19 +53,20 @@ def analyse(job) -> dict:
 
     torch.set_num_threads(1)
     run = load_discrete_run(job["run"], data=False)
-    net, n, mask_id = run.net, job["n"], run.net.cfg.mask_id
+    net, n, mask_id, N = run.net, job["n"], run.data.vocab_size, run.data.seq_len
     cond, labels = run.data.prompts(n, 0)
     g = torch.Generator().manual_seed(0)
     xs, errs = [], []
     for i in range(0, n, BATCH):
         c = cond[i : i + BATCH]
         if job["method"] == "ar":
-            x = ar_sample(net, len(c), c, 1.0, True, g).tokens  # (b, N)
+            x = ar_sample(net, len(c), N, mask_id + 1, c, 1.0, True, g).tokens  # (b, N)
             rounds = [torch.where(torch.arange(x.shape[1]) < k, x, mask_id) for k in
                       range(1, x.shape[1] + 1)]  # fmt: skip
         else:
-            res = decode(net, len(c), c, job["steps"], "cosine", 1.0, job["choice_temperature"],
-                         None, g)  # fmt: skip
+            start = torch.full((len(c), N), mask_id)
+            res = decode(start, lambda x, c=c: net(x, c), mask_id, job["steps"], "cosine", 1.0,
+                         job["choice_temperature"], g)  # fmt: skip
             x, rounds = res.tokens, res.rounds
         xs.append(x)
         errs.append(first_error(rounds, mask_id, class_scenes(c[:, 0])))

@@ -134,3 +134,30 @@ def test_sklearn_digits_are_real_8x8_images():
     x, y = glyphs.sklearn_digits()
     assert x.shape == (1797, 8, 8) and x.dtype == np.float32
     assert 0 <= x.min() and x.max() <= 1 and set(np.unique(y)) == set(range(10))
+
+
+@pytest.mark.parametrize("name", ["shapes", "digits-glyphs"])
+def test_registry_enumerates_every_clean_scene_once_with_the_generators_law(name):
+    """scenes() lists each clean scene once, all pass the checker, and their probabilities
+    match the generator's frequencies (a chi-square-free check: the empirical max deviation)."""
+    from generative.discrete.data.registry import get_dataset
+
+    ds = get_dataset(name)
+    s = ds.scenes()
+    tok = ds.tokenizer()
+    tokens = tok.encode(s.images)
+    assert len(torch.unique(tokens, dim=0)) == len(tokens) and ds.check(s.images).valid.all()
+    assert np.isclose(s.prob.sum(), 1.0) and (s.classes < ds.num_classes).all()
+    draws = tok.encode(ds.make(20000, 5).images)  # every draw is one of the listed scenes
+    index = {tuple(t): i for i, t in enumerate(tokens.tolist())}
+    counts = np.bincount([index[tuple(t)] for t in draws.tolist()], minlength=len(tokens))
+    assert np.abs(counts / 20000 - s.prob).max() < 5 * np.sqrt(s.prob.max() / 20000)
+
+
+def test_unknown_data_set_lists_the_registered_ones():
+    from generative.discrete.data.token_data import load_token_data
+
+    with pytest.raises(UserError, match="digits-glyphs"):
+        load_token_data("moons")
+    with pytest.raises(UserError, match="no captions"):
+        load_token_data("digits-glyphs", "caption")

@@ -22,6 +22,7 @@ from generative.discrete.objectives.autoregressive import (
 from generative.discrete.objectives.d3pm import D3PM, KERNELS
 from generative.discrete.objectives.maskgit import decode, mask_tokens, maskgit_loss, trace_json
 from generative.discrete.objectives.schedules import SCHEDULES, gamma
+from generative.errors import UserError
 
 
 def tiny(causal=False, vocab=6, seq_len=10, cond=True, time_cond=False, seed=0):
@@ -95,8 +96,9 @@ def test_maskgit_loss_is_cross_entropy_on_masked_positions_only():
 @pytest.mark.parametrize("steps", [1, 3, 8, 25])
 @pytest.mark.parametrize("schedule", ["cosine", "linear", "sqrt"])
 def test_decoding_fixes_tokens_every_round_and_ends_unmasked(steps, schedule):
-    net = tiny()
-    res = decode(net, 5, torch.arange(5)[:, None] % 3, steps, schedule, generator=None)
+    net, cond = tiny(), torch.arange(5)[:, None] % 3
+    start = torch.full((5, 10), net.cfg.mask_id)
+    res = decode(start, lambda x: net(x, cond), net.cfg.mask_id, steps, schedule)
     assert not (res.tokens == net.cfg.mask_id).any()
     assert res.tokens.max() < net.cfg.vocab_size and res.nfe == len(res.rounds) <= steps
     masked_before = 10
@@ -117,7 +119,7 @@ def test_decoding_keeps_known_tokens_for_inpainting():
     hole[:, 3:7] = True
     hole[3] = False  # a row with nothing to fill stays as it is
     start = known.masked_fill(hole, net.cfg.mask_id)
-    res = decode(net, known=start, steps=4, generator=g)
+    res = decode(start, net, net.cfg.mask_id, steps=4, generator=g)
     assert (res.tokens[~hole] == known[~hole]).all()
     assert (res.fixed_round[~hole] == 0).all() and (res.fixed_round[hole] > 0).all()
     trace = trace_json(res, net.cfg.mask_id, rows=2)
@@ -126,8 +128,9 @@ def test_decoding_keeps_known_tokens_for_inpainting():
 
 def test_choice_temperature_changes_the_order_not_the_rules():
     net = tiny()
-    greedy = decode(net, 6, None, 4, choice_temperature=0.0, generator=torch.Generator())
-    noisy = decode(net, 6, None, 4, choice_temperature=50.0, generator=torch.Generator())
+    start = torch.full((6, 10), net.cfg.mask_id)
+    greedy = decode(start, net, 6, 4, choice_temperature=0.0, generator=torch.Generator())
+    noisy = decode(start, net, 6, 4, choice_temperature=50.0, generator=torch.Generator())
     assert not torch.equal(greedy.fixed_round, noisy.fixed_round)
     for res in (greedy, noisy):
         assert [(res.fixed_round == s).sum().item() for s in (1, 2, 3, 4)] == [
@@ -142,8 +145,9 @@ def test_choice_temperature_changes_the_order_not_the_rules():
 def test_kv_cached_sampling_gives_the_same_tokens_as_uncached():
     net = tiny(causal=True)
     cond = torch.arange(6)[:, None] % 3
-    a = ar_sample(net, 6, cond, kv_cache=True, generator=torch.Generator().manual_seed(7))
-    b = ar_sample(net, 6, cond, kv_cache=False, generator=torch.Generator().manual_seed(7))
+    bos = net.cfg.bos_id
+    a = ar_sample(net, 6, 10, bos, cond, kv_cache=True, generator=torch.Generator().manual_seed(7))
+    b = ar_sample(net, 6, 10, bos, cond, kv_cache=False, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a.tokens, b.tokens) and a.nfe == b.nfe == 10
     cache = KVCache(net.cfg.depth)  # and the cached logits equal the full pass's
     inp = shift_right(net, a.tokens)
@@ -255,7 +259,8 @@ def test_a_tiny_maskgit_learns_class_constant_sequences():
         loss.backward()
         opt.step()
     c = torch.arange(8)[:, None] % 4
-    out = decode(net.eval(), 8, c, steps=4, generator=torch.Generator().manual_seed(1)).tokens
+    start, g = torch.full((8, 8), cfg.mask_id), torch.Generator().manual_seed(1)
+    out = decode(start, lambda x: net.eval()(x, c), cfg.mask_id, steps=4, generator=g).tokens
     assert (out == c).float().mean() > 0.95, out
 
 
@@ -287,3 +292,25 @@ def test_caption_prompts_ask_for_what_their_scenes_show():
     assert s["cond_ok"].all()
     other = make_shapes(6, seed=99)  # other scenes mostly miss these captions
     assert d.score(PatchTokenizer().encode(other.images), labels)["cond_ok"].mean() < 0.5
+
+
+def test_generate_decodes_the_oracle_with_every_decoder():
+    """generate(oracle=True) swaps the network for the exact posterior: one token a round in
+    random order is always valid; adaptive and the corrector report their calls."""
+    from types import SimpleNamespace
+
+    from generative.discrete.data.token_data import load_token_data
+    from generative.discrete.generate import generate, score_samples
+
+    data = load_token_data("shapes", "class", n_train=4, n_test=4)
+    run = SimpleNamespace(cfg=SimpleNamespace(method="maskgit"), net=None, data=data)
+    cond, labels = data.prompts(32)
+    s = generate(run, 32, 64, cond, choice_temperature=1e4, oracle=True)
+    assert score_samples(run, s, labels)["validity"] == 1.0 and s.nfe == 64
+    a = generate(run, 32, cond=cond, decoder="adaptive", corrector=3, oracle=True, batch=16)
+    assert a.nfe_mean <= a.nfe and a.nfe >= 4  # at least one round, plus three corrector calls
+    m = generate(run, 16, 64, cond[:16], sampler="mdlm", oracle=True)  # MDLM decodes it too
+    assert m.tokens.shape == (16, data.seq_len) and m.nfe <= 64
+    ar_run = SimpleNamespace(cfg=SimpleNamespace(method="ar"), net=None, data=data)
+    with pytest.raises(UserError, match="maskgit or mdlm"):
+        generate(ar_run, 4, cond=cond[:4], oracle=True)

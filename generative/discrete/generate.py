@@ -22,9 +22,10 @@ SAMPLERS = {
 @dataclass
 class Samples:
     tokens: torch.Tensor  # (n, N)
-    nfe: int
+    nfe: int  # network calls per batch (the most any batch took)
     wall_s: float
     trace: object = None  # maskgit.DecodeResult of the first batch, for the widget
+    nfe_mean: float | None = None  # calls per sample, averaged (adaptive rows finish early)
 
 
 # region: generate
@@ -41,40 +42,74 @@ def generate(
     kv_cache: bool = True,
     seed: int = 0,
     batch: int = 500,
+    decoder: str = "fixed",
+    corrector: int = 0,
+    corrector_k: int = 2,
+    entropy_budget: float = 2.0,
+    oracle: bool = False,
 ) -> Samples:
     """n samples from a discrete run (cond: (n, P) or None). steps: MaskGIT rounds or MDLM
-    steps (default 8 and 64); an AR model always takes N steps, a D3PM model its T."""
-    from generative.discrete.objectives.autoregressive import ar_sample
-    from generative.discrete.objectives.maskgit import decode
-    from generative.discrete.objectives.mdlm import mdlm_sample
-
+    steps (default 8 and 64); an AR model always takes N steps, a D3PM model its T. MaskGIT
+    decoding: decoder fixed (T = steps rounds) or adaptive (entropy_budget bits a round), then
+    `corrector` corrector calls re-sampling corrector_k tokens each. oracle: decode the exact
+    posterior of the run's data set instead of its network (masked samplers only)."""
     method, net = run.cfg.method, run.net
     sampler = sampler or SAMPLERS[method][0]
     if sampler not in SAMPLERS[method]:
         raise unknown_choice(f"sampler for a {method} run", sampler, SAMPLERS[method])
+    if oracle and sampler not in ("maskgit", "mdlm"):
+        raise UserError("--oracle decodes masked tokens: use it with the maskgit or mdlm sampler")
+    model = net
+    if oracle:
+        from generative.discrete.oracle import Oracle
+
+        model = Oracle.for_data(run.data)
+    knobs = dict(
+        decoder=decoder, corrector=corrector, corrector_k=corrector_k,
+        entropy_budget=entropy_budget, schedule=schedule, temperature=temperature,
+        choice_temperature=choice_temperature,
+    )  # fmt: skip
     g = torch.Generator().manual_seed(seed)
-    out, nfe, trace = [], 0, None
+    out, nfes, calls, trace = [], [], [], None
     t0 = time.perf_counter()
     for i in range(0, n, batch):
         m = min(batch, n - i)
         c = None if cond is None else cond[i : i + m]
-        if sampler == "maskgit":
-            res = decode(net, m, c, steps or 8, schedule, temperature, choice_temperature, None, g)
-            toks, nfe, trace = res.tokens, res.nfe, trace or res
-        elif sampler == "mdlm":
-            res = mdlm_sample(net, m, c, steps or 64, temperature, g)
-            toks, nfe = res.tokens, res.nfe
-        elif sampler == "ar":
-            res = ar_sample(net, m, c, temperature, kv_cache, g)
-            toks, nfe = res.tokens, res.nfe
-        else:
-            from generative.discrete.objectives.d3pm import d3pm_sample
-            from generative.discrete.train_tokens import build_d3pm
-
-            d = build_d3pm(run.cfg, run.data.vocab_size)
-            toks, nfe = d3pm_sample(d, net, m, c, g), d.T
+        toks, nfe, res = _sample_batch(run, model, sampler, m, c, steps, kv_cache, knobs, g)
+        trace = trace or res
         out.append(toks)
-    return Samples(torch.cat(out), nfe, time.perf_counter() - t0, trace)
+        calls.append(nfe)
+        nfes.append(res.row_nfe.double() if res is not None and res.row_nfe is not None
+                    else torch.full((m,), float(nfe)))  # fmt: skip
+    wall = time.perf_counter() - t0
+    return Samples(torch.cat(out), max(calls), wall, trace, float(torch.cat(nfes).mean()))
+
+
+def _sample_batch(run, model, sampler, m, c, steps, kv_cache, knobs, g):
+    """One batch: (tokens (m, N), network calls, the DecodeResult for MaskGIT or None)."""
+    from generative.discrete.decoders import decode_masked
+    from generative.discrete.objectives.autoregressive import ar_sample
+    from generative.discrete.objectives.mdlm import mdlm_sample
+
+    N, V = run.data.seq_len, run.data.vocab_size
+    mask_id = V  # the token transformer's MASK id; the oracle uses the same
+    if sampler == "maskgit":
+        start = torch.full((m, N), mask_id, dtype=torch.long)
+        res = decode_masked(start, lambda x: model(x, c), mask_id, steps=steps or 8,
+                            generator=g, **knobs)  # fmt: skip
+        return res.tokens, res.nfe, res
+    if sampler == "mdlm":
+        res = mdlm_sample(lambda x: model(x, c), m, N, mask_id, steps or 64, knobs["temperature"],
+                          g)  # fmt: skip
+        return res.tokens, res.nfe, None
+    if sampler == "ar":
+        res = ar_sample(model, m, N, V + 1, c, knobs["temperature"], kv_cache, g)  # BOS = V + 1
+        return res.tokens, res.nfe, None
+    from generative.discrete.objectives.d3pm import d3pm_sample
+    from generative.discrete.train_tokens import build_d3pm
+
+    d = build_d3pm(run.cfg, V)
+    return d3pm_sample(d, lambda x, t: model(x, c, t=t), m, N, g), d.T, None
 
 
 # endregion
@@ -84,6 +119,8 @@ def score_samples(run, samples: Samples, labels=None) -> dict:
     """Validity and conditional accuracy (shares), NFE and wall time."""
     s = run.data.score(samples.tokens, labels)
     out = {"validity": float(np.mean(s["valid"])), "nfe": samples.nfe, "wall_s": samples.wall_s}
+    if samples.nfe_mean is not None:
+        out["nfe_mean"] = samples.nfe_mean
     if "cond_ok" in s:
         out["cond_accuracy"] = float(np.mean(s["cond_ok"]))
     return out

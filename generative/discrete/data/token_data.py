@@ -1,5 +1,5 @@
-"""Token data for the generators: `shapes` and `digits-glyphs` through their exact 2x2 patch
-tokenizers, with a condition prefix (none, a class label, or a caption) and the exact checker.
+"""Token data for the generators: a registered data set (data/registry.py) through its exact
+tokenizer, with a condition prefix (none, a class label, or a caption) and the exact checker.
 
 Classes: shapes -> shape x colour (16 classes; quadrant and jitter left free), glyphs -> the
 digit (10 classes). Captions (shapes only): the scene's caption as word tokens, e.g. "a red
@@ -14,10 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from generative.discrete.data.registry import DATASETS as REGISTRY
+from generative.discrete.data.registry import Scenes, get_dataset
 from generative.errors import UserError, unknown_choice
 
-DATASETS = ("shapes", "digits-glyphs")
+__all__ = ["CONDS", "DATASETS", "TokenData", "load_token_data", "caption_words", "condition"]
+
 CONDS = ("none", "class", "caption")
+DATASETS = tuple(REGISTRY)  # the names
 
 
 @dataclass
@@ -45,47 +49,38 @@ class TokenData:
         if self.cond_kind == "class":
             c = np.arange(n) % self.num_classes
             return torch.from_numpy(c)[:, None], self._class_labels(c)
-        from generative.discrete.data.shapes import make_shapes
-
-        scenes = make_shapes(n, seed=10_000 + seed)
-        return _caption_tokens(scenes.captions), scenes.labels
+        scenes = get_dataset(self.name).make(n, 10_000 + seed)
+        named = ("shape", "colour", "quadrant")  # what a caption names (not the jitter)
+        return _caption_tokens(scenes.captions), {k: scenes.labels[k] for k in named}
 
     # endregion
 
     def _class_labels(self, c: np.ndarray) -> dict:
-        if self.name == "shapes":
-            return {"shape": c // 4, "colour": c % 4}
-        return {"value": c}
+        return get_dataset(self.name).class_labels(c)
 
     def decode(self, tokens) -> np.ndarray:
         """uint8 images (N, 16, 16, C)."""
-        return _tokenizer(self.name).decode(tokens)
+        return get_dataset(self.name).tokenizer().decode(tokens)
 
     def score(self, tokens, labels=None) -> dict:
         """Per-sample validity and (with labels) conditional accuracy by the exact checker."""
-        images = self.decode(tokens)
-        if self.name == "shapes":
-            from generative.discrete.data.checker import check
-
-            res = check(images)
-        else:
-            from generative.discrete.data.glyphs import check_glyphs
-
-            res = check_glyphs(images)
+        res = get_dataset(self.name).check(self.decode(tokens))
         out = {"valid": res.valid}
         if labels is not None:
             out["cond_ok"] = res.matches(labels, keys=tuple(labels))
         return out
 
+    def clean_scenes(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Every clean scene as tokens (M, L), its condition (M, P) or None, and its probability
+        (M,) under the data: what the exact oracle conditions on."""
+        s = get_dataset(self.name).scenes()
+        tokens = get_dataset(self.name).tokenizer().encode(s.images)
+        return tokens, condition(self.cond_kind, s), torch.from_numpy(s.prob)
+
 
 def _tokenizer(name: str):
-    if name == "shapes":
-        from generative.discrete.data.patch_tokenizer import PatchTokenizer
-
-        return PatchTokenizer()
-    from generative.discrete.data.glyphs import glyph_tokenizer
-
-    return glyph_tokenizer()
+    """The data set's exact tokenizer (train_tokens' structured D3PM kernel reads its patches)."""
+    return get_dataset(name).tokenizer()
 
 
 def caption_words() -> list[str]:
@@ -102,40 +97,33 @@ def _caption_tokens(captions: list[str]) -> torch.Tensor:
     return torch.tensor([[index[w] for w in c.split()] for c in captions])  # (N, 7)
 
 
+def condition(kind: str, scenes: Scenes) -> torch.Tensor | None:
+    """The condition prefix of each scene: None, its class (N, 1) or its caption words (N, 7)."""
+    if kind == "class":
+        return torch.from_numpy(np.asarray(scenes.classes, np.int64))[:, None]
+    if kind == "caption":
+        return _caption_tokens(scenes.captions)
+    return None
+
+
 # region: load-token-data
 def load_token_data(
     name: str, cond: str = "class", n_train: int = 20000, seed: int = 0, n_test: int = 1000
 ) -> TokenData:
     """Generate, tokenize and condition a data set (a few seconds; nothing is downloaded)."""
-    if name not in DATASETS:
-        raise unknown_choice("token data set", name, DATASETS)
+    ds = get_dataset(name)
     if cond not in CONDS:
         raise unknown_choice("condition", cond, CONDS)
-    if cond == "caption" and name != "shapes":
-        raise UserError("captions exist for shapes only; use --cond class or none")
-    tok = _tokenizer(name)
+    if cond == "caption" and not ds.captions:
+        raise UserError(f"{name} has no captions; use --cond class or none")
+    tok = ds.tokenizer()
     parts = []
     for n, s in ((n_train, seed), (n_test, 1_000_003 + seed)):  # held-out: another stream
-        if name == "shapes":
-            from generative.discrete.data.shapes import make_shapes
-
-            d = make_shapes(n, seed=s)
-            klass, caps = 4 * d.labels["shape"] + d.labels["colour"], d.captions
-        else:
-            from generative.discrete.data.glyphs import make_glyphs
-
-            d = make_glyphs(n, seed=s)
-            klass, caps = d.labels["value"], None
-        c = None
-        if cond == "class":
-            c = torch.from_numpy(klass)[:, None]
-        elif cond == "caption":
-            c = _caption_tokens(caps)
-        parts.append((tok.encode(d.images), c))
-    num_classes = 16 if name == "shapes" else 10
+        scenes = ds.make(n, s)
+        parts.append((tok.encode(scenes.images), condition(cond, scenes)))
     cond_vocab, cond_len = {
         "none": (0, 0),
-        "class": (num_classes + 1, 1),
+        "class": (ds.num_classes + 1, 1),
         "caption": (len(caption_words()) + 1, 7),
     }[cond]
     return TokenData(
@@ -149,7 +137,7 @@ def load_token_data(
         tok.seq_len,
         cond_vocab,
         cond_len,
-        num_classes if cond == "class" else 0,
+        ds.num_classes if cond == "class" else 0,
     )
 
 

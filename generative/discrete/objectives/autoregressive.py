@@ -53,17 +53,25 @@ class ARSample:
 # region: ar-sample
 @torch.no_grad()
 def ar_sample(
-    net, n: int, cond=None, temperature: float = 1.0, kv_cache: bool = True, generator=None
+    net,
+    n: int,
+    seq_len: int,
+    bos_id: int,
+    cond=None,
+    temperature: float = 1.0,
+    kv_cache: bool = True,
+    generator=None,
 ) -> ARSample:
-    """Draw n sequences token by token. With the cache, each call feeds only the newest token;
-    without it, each call re-reads the whole sequence so far. Same tokens either way."""
-    x = torch.full((n, 1), net.cfg.bos_id, dtype=torch.long)  # (B, 1)
-    cache = KVCache(net.cfg.depth) if kv_cache else None
-    for i in range(net.cfg.seq_len):
+    """Draw n sequences of seq_len tokens one by one. With the cache, each call feeds only the
+    newest token; without it, each call re-reads the whole sequence so far. Same tokens either
+    way. net(tokens, cond, cache=...) -> (B, L, V) is a causal model with a KV cache."""
+    x = torch.full((n, 1), bos_id, dtype=torch.long)  # (B, 1)
+    cache = KVCache(len(net.blocks)) if kv_cache else None  # one (k, v) pair per block
+    for i in range(seq_len):
         inp = x[:, -1:] if kv_cache and i > 0 else x
         logits = net(inp, cond, cache=cache)[:, -1]  # (B, V): next-token logits
         x = torch.cat([x, sample_logits(logits, temperature, generator)[:, None]], dim=1)
-    return ARSample(x[:, 1:], net.cfg.seq_len)
+    return ARSample(x[:, 1:], seq_len)
 
 
 # endregion

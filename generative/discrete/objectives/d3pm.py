@@ -146,14 +146,14 @@ class D3PM:
 
 
 @torch.no_grad()
-def d3pm_sample(d3pm: D3PM, net, n: int, cond=None, generator=None) -> torch.Tensor:
-    """Ancestral sampling: x_T from the prior, then x_{t-1} ~ p(x_{t-1} | x_t) for t = T..1."""
-    N = net.cfg.seq_len
-    idx = torch.multinomial(d3pm.prior.float(), n * N, replacement=True, generator=generator)
-    x = idx.reshape(n, N)
+def d3pm_sample(d3pm: D3PM, denoise, n: int, seq_len: int, generator=None) -> torch.Tensor:
+    """Ancestral sampling: x_T from the prior, then x_{t-1} ~ p(x_{t-1} | x_t) for t = T..1.
+    denoise(x_t, t) -> x_0 logits (B, N, K): the network with its condition bound, t in [0, 1]."""
+    idx = torch.multinomial(d3pm.prior.float(), n * seq_len, replacement=True, generator=generator)
+    x = idx.reshape(n, seq_len)
     for t in range(d3pm.T, 0, -1):
         tt = torch.full((n,), t)
-        logits = net(x, cond, t=tt.float() / d3pm.T)
+        logits = denoise(x, tt.float() / d3pm.T)
         p = d3pm.reverse_probs(logits.float().softmax(-1), x, tt)  # (B, N, S)
-        x = torch.multinomial(p.flatten(0, 1).float(), 1, generator=generator).reshape(n, N)
+        x = torch.multinomial(p.flatten(0, 1).float(), 1, generator=generator).reshape(n, seq_len)
     return x.clamp_max(d3pm.K - 1)  # at t = 1 no mass is left on MASK

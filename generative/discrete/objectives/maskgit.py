@@ -44,46 +44,55 @@ def maskgit_loss(net, x, cond=None, schedule: str = "cosine", generator=None):
 
 @dataclass
 class DecodeResult:
-    """Decoded tokens, network evaluations, and the trace: the round at which each position was
-    fixed (0 for tokens given at the start) and the partial sequence after every round."""
+    """Decoded tokens, network calls, and the trace: the round at which each position was fixed
+    (0 for tokens given at the start), the partial sequence after every round, each token's
+    log-probability at the last call (what a corrector re-masks by) and per-row calls (rows of a
+    batch may finish at different rounds under adaptive decoding)."""
 
     tokens: torch.Tensor  # (B, N)
     nfe: int
     fixed_round: torch.Tensor  # (B, N), 1..T; 0: given
     rounds: list = field(default_factory=list)  # (B, N) after each round, mask_id where masked
+    scores: torch.Tensor | None = None  # (B, N) log p of each token at the last call
+    row_nfe: torch.Tensor | None = None  # (B,) calls made while the row was unfinished
+
+
+def token_logp(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x_i) under logits (B, N, V) at every position: (B, N)."""
+    return logits.float().log_softmax(-1).gather(-1, x[..., None])[..., 0]
 
 
 # region: maskgit-decode
 @torch.no_grad()
 def decode(
-    net,
-    n: int | None = None,
-    cond=None,
+    inputs: torch.Tensor,
+    tokens_to_logits,
+    mask_id: int,
     steps: int = 8,
     schedule: str = "cosine",
     temperature: float = 1.0,
     choice_temperature: float = 4.5,
-    known: torch.Tensor | None = None,
     generator=None,
 ) -> DecodeResult:
-    """MaskGIT's parallel decoding. known: (B, N) with mask_id where tokens are to be generated
-    (inpainting, editing); otherwise n rows start fully masked."""
-    mask_id, N = net.cfg.mask_id, net.cfg.seq_len
-    x = known.clone() if known is not None else torch.full((n, N), mask_id, dtype=torch.long)
+    """MaskGIT's parallel decoding, as google-research/maskgit's decode(): inputs (B, N) hold
+    mask_id where tokens are to be generated (all of them for plain sampling; a hole for
+    inpainting or editing); tokens_to_logits(x) -> (B, N, V) is the network with its condition
+    bound (or the exact oracle)."""
+    x = inputs.clone()
     n0 = (x == mask_id).sum(1)  # (B,) positions to generate
     fixed_round = torch.zeros_like(x)
-    rounds, nfe = [], 0
+    rounds, nfe, logp = [], 0, None
     for s in range(1, steps + 1):
         masked = x == mask_id  # (B, N)
         if not masked.any():
             break
-        logits = net(x, cond)  # (B, N, V)
+        logits = tokens_to_logits(x)  # (B, N, V)
         nfe += 1
         sampled = torch.where(masked, sample_logits(logits, temperature, generator), x)
-        logp = logits.log_softmax(-1).gather(-1, sampled[..., None])[..., 0]  # (B, N)
+        logp = token_logp(logits, sampled)  # (B, N)
         r = s / steps
         # keep n_mask positions masked; at least one fewer than now, so every round fixes one
-        n_mask = (gamma(schedule, torch.tensor(r), N) * n0).floor().long()  # (B,)
+        n_mask = (gamma(schedule, torch.tensor(r), x.shape[1]) * n0).floor().long()  # (B,)
         n_mask = torch.minimum(n_mask, masked.sum(1) - 1).clamp_min(0)
         if s == steps:
             n_mask.zero_()
@@ -93,7 +102,7 @@ def decode(
         x = sampled.masked_fill(remask, mask_id)
         fixed_round[masked & ~remask] = s
         rounds.append(x.clone())
-    return DecodeResult(x, nfe, fixed_round, rounds)
+    return DecodeResult(x, nfe, fixed_round, rounds, logp, torch.full((len(x),), nfe))
 
 
 # endregion

@@ -83,18 +83,26 @@ class MDLMSample:
 
 # region: mdlm-sample
 @torch.no_grad()
-def mdlm_sample(net, n: int, cond=None, steps: int = 64, temperature: float = 1.0, generator=None):
+def mdlm_sample(
+    tokens_to_logits,
+    n: int,
+    seq_len: int,
+    mask_id: int,
+    steps: int = 64,
+    temperature: float = 1.0,
+    generator=None,
+) -> MDLMSample:
     """Ancestral sampling from t = 1 (all masked) to 0: going from t to s, each masked token is
-    revealed with probability (t - s) / t, drawn from p(x_0 | x_t); revealed tokens stay."""
-    mask_id = net.cfg.mask_id
-    x = torch.full((n, net.cfg.seq_len), mask_id, dtype=torch.long)
+    revealed with probability (t - s) / t, drawn from p(x_0 | x_t); revealed tokens stay.
+    tokens_to_logits(x) -> (B, N, V): the network with its condition bound (or the oracle)."""
+    x = torch.full((n, seq_len), mask_id, dtype=torch.long)
     nfe = 0
     for k in range(steps, 0, -1):
         t, s = k / steps, (k - 1) / steps
         masked = x == mask_id
         if not masked.any():
             break
-        logits = net(x, cond)
+        logits = tokens_to_logits(x)
         nfe += 1
         reveal = masked & (torch.rand(x.shape, generator=generator) < (t - s) / t)
         x = torch.where(reveal, sample_logits(logits, temperature, generator), x)

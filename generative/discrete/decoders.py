@@ -1,0 +1,139 @@
+"""Decoders for masked-token models beyond MaskGIT's fixed schedule: adaptive unmasking by an
+entropy budget, and a corrector that re-masks and re-samples the least likely tokens. Like
+objectives/maskgit.decode they take tokens_to_logits(x) -> (B, N, V) and a mask id, never a
+model, so the same code decodes a trained network and the exact oracle; NFE counts every call.
+
+- Adaptive (the EB-sampler, Ben-Hamu et al. 2025): each round, sort the masked positions by
+  the entropy of their predicted distribution and fix the longest run, lowest entropy first,
+  whose entropies before the last one sum to at most the budget (bits). Fixing tokens in
+  parallel samples them independently; the sum of their entropies bounds how much coupling that
+  can miss, so uncertain canvases advance a token or two a round and settled ones many.
+- Corrector (in the spirit of ReMDM and Token-Critic): re-mask the k tokens the network now
+  finds least likely, and re-sample them in the next call. The scores come for free from each
+  call: a visible token is scored by the logits at its own position, a re-sampled one by the
+  probability it was drawn with. A token the prompt gave is never re-masked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from generative.discrete.objectives.categorical import gumbel, sample_logits
+from generative.discrete.objectives.maskgit import DecodeResult, decode, token_logp
+from generative.errors import UserError, unknown_choice
+
+DECODERS = ("fixed", "adaptive")
+
+
+# region: adaptive-decode
+@torch.no_grad()
+def decode_adaptive(
+    inputs: torch.Tensor,
+    tokens_to_logits,
+    mask_id: int,
+    entropy_budget: float = 2.0,
+    temperature: float = 1.0,
+    generator=None,
+) -> DecodeResult:
+    """Unmask by an entropy budget (bits a round) until nothing is masked; every round fixes at
+    least one token of each unfinished row, so a row takes at most as many calls as it has
+    masked positions."""
+    x = inputs.clone()
+    B, N = x.shape
+    fixed_round = torch.zeros_like(x)
+    row_nfe = torch.zeros(B, dtype=torch.long)
+    rounds, nfe, logp, s = [], 0, None, 0
+    while (masked := x == mask_id).any():
+        s += 1
+        logits = tokens_to_logits(x).float()  # (B, N, V)
+        nfe += 1
+        row_nfe += masked.any(1)
+        sampled = torch.where(masked, sample_logits(logits, temperature, generator), x)
+        logp = token_logp(logits, sampled)  # (B, N)
+        probs = (logits / temperature).softmax(-1)
+        h = torch.special.entr(probs).sum(-1) / math.log(2)  # (B, N) bits
+        h = h.masked_fill(~masked, float("inf"))
+        order = h.argsort(dim=1, stable=True)  # lowest entropy first; fixed positions last
+        h_sorted = h.gather(1, order)
+        before = h_sorted.cumsum(1) - h_sorted  # entropy of the positions ahead in the order
+        take_sorted = (before <= entropy_budget) & torch.isfinite(h_sorted)
+        take = torch.zeros_like(masked).scatter(1, order, take_sorted)
+        x = torch.where(take, sampled, x)
+        fixed_round[take] = s
+        rounds.append(x.clone())
+    return DecodeResult(x, nfe, fixed_round, rounds, logp, row_nfe)
+
+
+# endregion
+
+
+# region: corrector
+@torch.no_grad()
+def correct(
+    res: DecodeResult,
+    given: torch.Tensor,
+    tokens_to_logits,
+    mask_id: int,
+    steps: int,
+    k: int = 2,
+    temperature: float = 1.0,
+    generator=None,
+) -> DecodeResult:
+    """steps corrector calls after a decode: each re-masks the k least likely tokens that the
+    prompt did not give (given: bool (B, N)), re-samples them, and re-scores every token."""
+    x, scores = res.tokens.clone(), res.scores
+    if scores is None:
+        raise UserError("the corrector needs the decoder's token scores (DecodeResult.scores)")
+    free = (~given).sum(1, keepdim=True)  # (B, 1) tokens the corrector may touch
+    nfe = res.nfe
+    for _ in range(steps):
+        key = scores + 1e-3 * gumbel(scores.shape, generator)  # break ties at random
+        key = key.masked_fill(given, float("inf"))
+        remask = key.argsort(1).argsort(1) < torch.clamp(free, max=k)  # (B, N)
+        logits = tokens_to_logits(x.masked_fill(remask, mask_id))  # (B, N, V)
+        nfe += 1
+        x = torch.where(remask, sample_logits(logits, temperature, generator), x)
+        scores = token_logp(logits, x)  # visible: own position; re-sampled: its draw
+    row_nfe = None if res.row_nfe is None else res.row_nfe + steps
+    return DecodeResult(x, nfe, res.fixed_round, res.rounds, scores, row_nfe)
+
+
+# endregion
+
+
+def decode_masked(
+    inputs: torch.Tensor,
+    tokens_to_logits,
+    mask_id: int,
+    decoder: str = "fixed",
+    steps: int = 8,
+    corrector: int = 0,
+    corrector_k: int = 2,
+    entropy_budget: float = 2.0,
+    schedule: str = "cosine",
+    temperature: float = 1.0,
+    choice_temperature: float = 4.5,
+    generator=None,
+) -> DecodeResult:
+    """A decoder (fixed: MaskGIT's T = steps rounds; adaptive: the entropy budget), then
+    `corrector` corrector calls; NFE counts both."""
+    if decoder not in DECODERS:
+        raise unknown_choice("decoder", decoder, DECODERS)
+    if corrector < 0 or corrector_k < 1 or entropy_budget < 0:
+        raise UserError("--corrector must be >= 0, corrector k >= 1, the entropy budget >= 0")
+    if decoder == "fixed":
+        res = decode(
+            inputs, tokens_to_logits, mask_id, steps, schedule, temperature, choice_temperature,
+            generator,
+        )  # fmt: skip
+    else:
+        res = decode_adaptive(
+            inputs, tokens_to_logits, mask_id, entropy_budget, temperature, generator
+        )
+    if corrector:
+        given = inputs != mask_id
+        res = correct(res, given, tokens_to_logits, mask_id, corrector, corrector_k,
+                      temperature, generator)  # fmt: skip
+    return res
