@@ -1,18 +1,30 @@
 """The 2D metric protocol (fixed; see DESIGN.md): exact W2 in the training set's standardized
 coordinates, beside the i.i.d. floor a perfect sampler would score, mass per mode and the share
-of points far from the data. Medians over evaluation seeds."""
+of points far from the data. Medians over evaluation seeds.
+
+Beside W2 (kept for continuity) it reports the energy distance to a fixed large reference (zero in
+expectation only for the true distribution, and much less noisy than W2), the exact diagnostics of
+a toy set's generator, and for both the band a perfect sampler lands in under the same protocol."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import ot
 
 from generative.continuous.data import Split, load_dataset, make_toy
+from generative.continuous.divergences import (
+    energy_distance,
+    kernel_sum,
+    mean_distance_within,
+    mmd2,
+)
+from generative.continuous.report2d import Report2D, with_bands
+from generative.continuous.toy_diagnostics import diagnose
 
 N_EVAL = 2000  # points per side of every W2
 EVAL_SEEDS = 5
@@ -22,6 +34,11 @@ REFERENCE_SEED = 1_000_003  # reference draws use seeds REFERENCE_SEED + eval se
 # A folder (environment variable) where floors are kept by the content of their two point sets:
 # the claims lab sets it, since all arms of all experiments share a few floors, each an exact OT
 FLOOR_CACHE_ENV = "GENERATIVE_FLOOR_CACHE"
+ED_REF_DRAWS = 5  # the energy distance's fixed reference: 5 reference draws of n (10_000 points)
+ED_REF_SEED = 10_000  # ... with evaluation seeds ED_REF_SEED + 0..4 (never an evaluation seed)
+BANDWIDTH = 0.05  # the MMD's Gaussian kernel, std units: the scale of moons' noise (0.035..0.06)
+NULL_DRAWS = 60  # perfect-sampler draws behind each band (single seeds; medians by resampling)
+NULL_SEED = 100_000  # ... floor_points(NULL_SEED + j), never a floor seed
 
 
 # region: w2
@@ -34,47 +51,38 @@ def w2(x: np.ndarray, y: np.ndarray) -> float:
 # endregion
 
 
-@dataclass
-class Report2D:
-    """Medians over evaluation seeds; mode_mass[i] is the share of samples nearest mode i."""
-
-    w2: float
-    floor: float
-    ratio: float
-    mode_mass: list[float]
-    off_data: float
-    n: int
-    eval_seeds: int
-
-    def line(self) -> str:
-        mass = "/".join(f"{m:.2f}" for m in self.mode_mass) if self.mode_mass else "-"
-        return (
-            f"W2 {self.w2:.4f}  floor {self.floor:.4f}  ratio {self.ratio:.2f}x  "
-            f"mode mass {mass}  off-data {100 * self.off_data:.1f}%"
-        )
-
-    def to_json(self):
-        return asdict(self)
+def _kept(arrays, tag: str, compute):
+    """compute(), kept as JSON in the folder $GENERATIVE_FLOOR_CACHE (when set) by the bytes of
+    the arrays and a tag, so a kept value is only ever reused for the very same inputs."""
+    folder = os.environ.get(FLOOR_CACHE_ENV)
+    if not folder:
+        return compute()
+    h = hashlib.sha256(tag.encode())
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    path = Path(folder) / f"{h.hexdigest()[:24]}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # atomic: two workers may race on one entry
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+    return value
 
 
 def floor_w2(floor_x: np.ndarray, ref_x: np.ndarray) -> float:
-    """w2(floor_x, ref_x), kept in the folder $GENERATIVE_FLOOR_CACHE (when set) by the bytes
-    of both point sets, so a cached value is only ever reused for the very same points."""
-    folder = os.environ.get(FLOOR_CACHE_ENV)
-    if not folder:
-        return w2(floor_x, ref_x)
+    """w2(floor_x, ref_x), kept in $GENERATIVE_FLOOR_CACHE (when set) by both point sets."""
+    return _kept([floor_x, ref_x], "", lambda: w2(floor_x, ref_x))
+
+
+def _code_tag() -> str:
+    """The source of the scores a null band holds: a band kept by older code is never reused."""
+    here = Path(__file__).parent
     h = hashlib.sha256()
-    for a in (floor_x, ref_x):
-        h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
-    path = Path(folder) / f"{h.hexdigest()[:24]}.txt"
-    if path.exists():
-        return float(path.read_text())
-    value = w2(floor_x, ref_x)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # atomic: two workers may race on one floor
-    tmp.write_text(repr(value))
-    os.replace(tmp, path)
-    return value
+    for name in ("metrics.py", "divergences.py", "toy_diagnostics.py"):
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 class Reference:
@@ -92,6 +100,7 @@ class Reference:
             self.n = n
         else:
             self.n = min(n, len(self.split.heldout.x))
+        self._ed, self._null = None, None  # computed on first use
 
     @classmethod
     def for_run(cls, cfg, n: int = N_EVAL) -> Reference:
@@ -117,12 +126,52 @@ class Reference:
         train = self.enc(self.split.train.x)
         return train[rng.choice(len(train), self.n, replace=len(train) < self.n)]
 
+    def divergence_reference(self):
+        """The fixed reference (m, D) of the energy distance and the MMD, and their within terms
+        E|Y - Y'| and E k(Y, Y'): for a toy set ED_REF_DRAWS reference draws (never an
+        evaluation seed's), for a file its held-out split."""
+        if self._ed is None:
+            if self.toy:
+                draws = [self.reference(ED_REF_SEED + j)[0] for j in range(ED_REF_DRAWS)]
+                y = np.concatenate(draws).astype(np.float64)
+            else:
+                y = self.enc(self.split.heldout.x).astype(np.float64)
+            m = len(y)
+
+            def within():
+                return [mean_distance_within(y), (kernel_sum(y, y, BANDWIDTH) - m) / (m * (m - 1))]
+
+            self._ed = (y, *_kept([y], f"within {BANDWIDTH}", within))
+        return self._ed
+
+    def scores(self, x: np.ndarray) -> dict:
+        """One seed's numbers beside W2: energy distance, MMD^2, and a toy set's diagnostics."""
+        y, yy, kyy = self.divergence_reference()
+        x = np.asarray(x, dtype=np.float64)
+        out = {"energy": energy_distance(x, y, yy), "mmd": mmd2(x, y, BANDWIDTH, kyy)}
+        if self.toy:
+            out.update(diagnose(self.spec, self.split.standardizer.decode(x), self.kw.get("noise")))
+        return out
+
+    def null(self) -> list[dict]:
+        """scores() of NULL_DRAWS perfect samplers (fresh true draws), one seed each."""
+        if self._null is None:
+            y = self.divergence_reference()[0]
+            tag = f"null {type(self).__name__} {self.spec} {self.n} {NULL_DRAWS} {_code_tag()}"
+            self._null = _kept(
+                [y],
+                tag,
+                lambda: [self.scores(self.floor_points(NULL_SEED + j)) for j in range(NULL_DRAWS)],
+            )
+        return self._null
+
 
 # region: evaluate
 def evaluate(samples_for_seed, ref: Reference, seeds: int = EVAL_SEEDS) -> Report2D:
     """samples_for_seed(seed) -> (n, D) standardized samples. Scores each evaluation seed against
-    its own reference draw, and the floor against the same reference; reports medians."""
-    w2s, floors, offs, masses = [], [], [], []
+    its own reference draw, and the floor against the same reference; reports medians, and the
+    energy distance and diagnostics beside a perfect sampler's bands."""
+    w2s, floors, offs, masses, rows = [], [], [], [], []
     for seed in range(seeds):
         ref_x, ref_y = ref.reference(seed)
         x = np.asarray(samples_for_seed(seed), dtype=np.float64)[: ref.n]
@@ -133,9 +182,12 @@ def evaluate(samples_for_seed, ref: Reference, seeds: int = EVAL_SEEDS) -> Repor
         if ref_y is not None:
             k = int(ref_y.max()) + 1
             masses.append(np.bincount(ref_y[nearest.argmin(axis=1)], minlength=k) / len(x))
+        rows.append(ref.scores(x))
     w, f = float(np.median(w2s)), float(np.median(floors))
     mass = np.median(np.stack(masses), axis=0).round(4).tolist() if masses else []
-    return Report2D(w, f, w / f, mass, float(np.median(offs)), ref.n, seeds)
+    rep = Report2D(w, f, w / f, mass, float(np.median(offs)), ref.n, seeds, w2_by_seed=w2s)
+    rep.floor_by_seed = floors
+    return with_bands(rep, rows, ref.null())
 
 
 # endregion

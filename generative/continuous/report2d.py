@@ -1,0 +1,122 @@
+"""The 2D protocol's report: W2 beside its floor, and the divergence and toy diagnostics beside
+the bands a perfect sampler (fresh true draws) lands in under the same protocol, with flags that
+name how the samples differ from a perfect sampler's."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from generative.continuous.uncertainty import LEVEL, median_band
+
+
+@dataclass
+class Report2D:
+    """Medians over evaluation seeds; mode_mass[i] is the share of samples nearest mode i.
+    divergence D: energy distance plus MMD to a fixed reference, each in units of a perfect
+    sampler's spread; *_band: where a perfect sampler's median lands (central LEVEL share);
+    diagnostics (toy sets): the generator's exact checks, each
+    with its band in diagnostic_bands; flags: how the samples differ from a perfect sampler's."""
+
+    w2: float
+    floor: float
+    ratio: float
+    mode_mass: list[float]
+    off_data: float
+    n: int
+    eval_seeds: int
+    divergence: float = float("nan")
+    divergence_band: list[float] = field(default_factory=list)
+    energy: float = float("nan")
+    energy_band: list[float] = field(default_factory=list)
+    mmd: float = float("nan")
+    mmd_band: list[float] = field(default_factory=list)
+    w2_by_seed: list[float] = field(default_factory=list)
+    floor_by_seed: list[float] = field(default_factory=list)
+    divergence_by_seed: list[float] = field(default_factory=list)
+    diagnostics: dict = field(default_factory=dict)
+    diagnostic_bands: dict = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """Where the divergence lands against a perfect sampler's band."""
+        if not self.divergence_band:
+            return "no band"
+        lo, hi = self.divergence_band
+        return "worse" if self.divergence > hi else "better?" if self.divergence < lo else "perfect"
+
+    def line(self) -> str:
+        mass = "/".join(f"{m:.2f}" for m in self.mode_mass) if self.mode_mass else "-"
+        out = (
+            f"W2 {self.w2:.4f}  floor {self.floor:.4f}  ratio {self.ratio:.2f}x  "
+            f"mode mass {mass}  off-data {100 * self.off_data:.1f}%"
+        )
+        if self.divergence_band:
+            lo, hi = self.divergence_band
+            out += f"  D {self.divergence:.1f} (perfect {lo:.1f}..{hi:.1f}: {self.verdict})"
+        d = self.diagnostics
+        if d:
+            out += (
+                f"  residual {d['residual_rms']:.4f} (noise {d['noise']:.3f})  "
+                f"far {100 * d['far_share']:.1f}%  along-KS {d['along_ks']:.3f}"
+            )
+        return out + "".join(f"  [{f}]" for f in self.flags)
+
+    def to_json(self):
+        return asdict(self)
+
+
+SCALARS = ("energy", "mmd", "residual_rms", "far_share", "along_ks")
+FLAG_LEVEL = (
+    0.99  # five diagnostics: each band wide enough that a perfect sampler is rarely flagged
+)
+FLAGS = {  # (diagnostic, side of its band): what it says about the sampler
+    ("residual_rms", "high"): "too noisy",
+    ("residual_rms", "low"): "too sharp (under-dispersed)",
+    ("far_share", "high"): "points off the support",
+    ("along_ks", "high"): "uneven along the curve or within modes (holes, clumps)",
+    ("mode_tv", "high"): "mode imbalance",
+}
+
+
+def per_seed(rows: list[dict], mass0) -> dict:
+    """name -> per-seed values; the mode split becomes its total variation from mass0."""
+    out = {k: [float(r[k]) for r in rows] for k in SCALARS if k in rows[0]}
+    if "mode_mass" in rows[0]:
+        out["mode_tv"] = [
+            0.5 * float(np.abs(np.subtract(r["mode_mass"], mass0)).sum()) for r in rows
+        ]
+    return out
+
+
+def with_bands(rep: Report2D, rows: list[dict], null: list[dict]) -> Report2D:
+    """Fill in the divergence and diagnostics (medians over rows, one row a seed), each with the
+    band of a perfect sampler's median over as many seeds, and flag what lies outside."""
+    k = len(rows)
+    mass0 = np.mean([r["mode_mass"] for r in null], axis=0) if "mode_mass" in null[0] else None
+    ours, perfect = per_seed(rows, mass0), per_seed(null, mass0)
+    # D: each divergence in units of a perfect sampler's per-seed spread, so both scales count
+    unit = {name: np.std(perfect[name], ddof=1) for name in ("energy", "mmd")}
+    for d in (ours, perfect):
+        d["divergence"] = [
+            e / unit["energy"] + m / unit["mmd"] for e, m in zip(d["energy"], d["mmd"], strict=True)
+        ]
+    for name in ("divergence", "energy", "mmd"):
+        setattr(rep, name, float(np.median(ours[name])))
+        setattr(rep, f"{name}_band", median_band(perfect[name], k, LEVEL))
+    rep.divergence_by_seed = ours.pop("divergence")
+    meds = {name: float(np.median(v)) for name, v in ours.items() if name not in unit}
+    if not meds:
+        return rep
+    bands = {name: median_band(perfect[name], k, FLAG_LEVEL) for name in meds}
+    mass = np.median([r["mode_mass"] for r in rows], axis=0).round(4).tolist()
+    rep.diagnostics = {**meds, "noise": rows[0]["noise"], "mode_mass": mass}
+    rep.diagnostic_bands = bands
+    for name, v in meds.items():
+        lo, hi = bands[name]
+        side = "high" if v > hi else "low" if v < lo else None
+        if (name, side) in FLAGS:
+            rep.flags.append(f"{FLAGS[(name, side)]}: {name} {v:.3g}, perfect {lo:.3g}..{hi:.3g}")
+    return rep
