@@ -1,6 +1,6 @@
 // Lesson 09: the practical knobs, each on a model trained for that setting (site/bake.py bakes
-// one DDPM MLP per schedule x target x t_scale). Left: that model's samples by the ancestral
-// chain or DDIM. Right: classifier-free guidance on a class-conditional flow-matching MLP,
+// one DDPM MLP per schedule x target x t_scale). First panel: that model's samples by the ancestral
+// chain or DDIM. Second panel: classifier-free guidance on a class-conditional flow-matching MLP,
 // uncond + w (cond - uncond), asking for one moon (RK4, 8 steps).
 import { drawCloud, drawReference, gaussian, reference, score } from "./lib/cloud.js";
 import { loadBaked, MLP } from "./lib/mlp.js";
@@ -40,24 +40,41 @@ export async function mount(root) {
   button(knobs, { action: "failure", label: "failure: cosine + ε + DDIM" }).addEventListener("click", () =>
     setKnobs(root, { schedule: "cosine", target: "eps", t_scale: "1000", sampler: "ddim", steps: 32 }),
   );
-  const left = new Plot(makeCanvas(stage, { aspect: 0.75, label: "DDPM samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
-  const right = new Plot(makeCanvas(stage, { aspect: 0.75, label: "guided samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
+  // two panels side by side on a wide screen, stacked on a phone
+  const pair = document.createElement("div");
+  pair.className = "two-up";
+  stage.appendChild(pair);
+  const cell = () => pair.appendChild(document.createElement("div"));
+  const left = new Plot(makeCanvas(cell(), { aspect: 0.75, label: "DDPM samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
+  const right = new Plot(makeCanvas(cell(), { aspect: 0.75, label: "guided samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
   const noise = gaussian(makeRng(9), N);
+  // each panel's samples are kept by their own knobs: moving the guidance never reruns the
+  // DDPM chain, and a setting seen before redraws at once
+  const memo = new Map();
+  const cached = (key, make) => {
+    if (!memo.has(key)) memo.set(key, make());
+    if (memo.size > 64) memo.delete(memo.keys().next().value);
+    return memo.get(key);
+  };
 
   function redraw() {
     const name = bakedName(schedule.value, target.value, tScale.value);
     const net = nets[name];
-    const x = noise.slice();
-    const opts = { alphasCumprod: coefs[schedule.value].alphas_cumprod, target: target.value, steps: Number(steps.value) };
-    const normal = normalFiller(makeRng(10));
-    const nfe = sampler.value === "ancestral" ? ancestral(guided(net), x, N, { ...opts, normal }) : ddim(guided(net), x, N, opts);
-    const s = score(x, N, ref);
+    const { x, nfe, s } = cached(`ddpm/${name}/${sampler.value}/${steps.value}`, () => {
+      const xs = noise.slice();
+      const opts = { alphasCumprod: coefs[schedule.value].alphas_cumprod, target: target.value, steps: Number(steps.value) };
+      const normal = normalFiller(makeRng(10));
+      const used = sampler.value === "ancestral" ? ancestral(guided(net), xs, N, { ...opts, normal }) : ddim(guided(net), xs, N, opts);
+      return { x: xs, nfe: used, s: score(xs, N, ref) };
+    });
 
     const y = Number(label.value);
     const w = Number(weight.value);
-    const g = noise.slice();
-    solveODE(guided(condNet, y, w), g, N, 8, "rk4");
-    const sg = score(g, N, ref);
+    const { g, sg } = cached(`guided/${y}/${w}`, () => {
+      const gs = noise.slice();
+      solveODE(guided(condNet, y, w), gs, N, 8, "rk4");
+      return { g: gs, sg: score(gs, N, ref) };
+    });
 
     left.fit().axes();
     drawReference(left, ref);
@@ -68,7 +85,7 @@ export async function mount(root) {
     drawCloud(right, g, N, { color: COLORS.alt });
     right.text(`w = ${w}, ${MOONS[y]}`, [right.xlim[0], right.ylim[1]], { dx: 8, dy: 14, align: "left" });
     readout.textContent =
-      `Left: ${(100 * s.off_data).toFixed(1)}% off the data (${nfe} evaluations). Right: ` +
+      `DDPM panel: ${(100 * s.off_data).toFixed(1)}% off the data (${nfe} evaluations). Guided panel: ` +
       `${(100 * sg.mode_mass[y]).toFixed(1)}% on the ${MOONS[y]}, ${(100 * sg.off_data).toFixed(1)}% off the data.`;
     publish(root, {
       schedule: schedule.value, target: target.value, t_scale: tScale.value, sampler: sampler.value,

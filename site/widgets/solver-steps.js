@@ -31,16 +31,27 @@ export async function mount(root) {
   const fine = x0.slice(0, 2 * N_GAP);
   solveODE(f, fine, N_GAP, 32, "rk4");
 
+  const solved = new Map(); // "method/steps" -> {x, states, nfe, gap, s}: a revisit costs nothing
+
+  function solve(method, k) {
+    const key = `${method}/${k}`;
+    if (!solved.has(key)) {
+      const x = x0.slice();
+      const states = [x0];
+      const nfe = solveODE(f, x, N, k, method, { traj: states }); // every state, for the trajectories
+      let gap = 0;
+      for (let i = 0; i < N_GAP; i++) gap += Math.hypot(x[2 * i] - fine[2 * i], x[2 * i + 1] - fine[2 * i + 1]);
+      // keep only the trajectories' coordinates of the intermediate states
+      const kept = states.map((xs) => xs.slice(0, 2 * N_TRAJ));
+      solved.set(key, { x, states: kept, nfe, gap: gap / N_GAP, s: score(x, N, ref) });
+    }
+    return solved.get(key);
+  }
+
   function redraw() {
     const method = solver.value;
     const k = Number(stepsKnob.value);
-    const x = x0.slice();
-    const states = [x0];
-    const nfe = solveODE(f, x, N, k, method, { traj: states }); // every state, for the trajectories
-    let gap = 0;
-    for (let i = 0; i < N_GAP; i++) gap += Math.hypot(x[2 * i] - fine[2 * i], x[2 * i + 1] - fine[2 * i + 1]);
-    gap /= N_GAP;
-    const s = score(x, N, ref);
+    const { x, states, nfe, gap, s } = solve(method, k);
 
     plot.fit().axes();
     drawReference(plot, ref);
