@@ -37,7 +37,7 @@ def option(
     derived from the field name; "" keeps the field off the command line)."""
     meta = {
         "help": help,
-        "choices": tuple(choices) if choices is not None else None,
+        "choices": tuple(dict.fromkeys(choices)) if choices is not None else None,
         "range": (ge, gt, lt, le),
         "auto": auto,
         "auto_text": auto_text,
@@ -88,6 +88,15 @@ def base_type(annotation) -> tuple[type, bool]:
         inner = [a for a in args if a is not type(None)]
         return inner[0], len(inner) < len(args)
     return annotation, False
+
+
+def show(value) -> str:
+    """A value as a flag would take it: 1e-3 not 0.001000, on/off for bools, 8,6,5 for tuples."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def check_value(cls, name: str, value):

@@ -35,6 +35,14 @@ def main(argv=None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: out of memory; lower --n or --batch-size", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:  # torch reports a failed allocation as a RuntimeError
+        if "alloc" not in str(exc) and "out of memory" not in str(exc):
+            raise
+        print(f"error: out of memory ({exc}); lower --n or --batch-size", file=sys.stderr)
+        return 2
     except KeyboardInterrupt as exc:
         print(f"interrupted; {exc or 'nothing was written'}", file=sys.stderr)
         return 130

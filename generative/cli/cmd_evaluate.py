@@ -42,6 +42,9 @@ def add(sub):
         "distance in a small classifier's features beside its floor.",
     )
     p.add_argument("file", help="samples in the data's units (.npy or .csv; images: .npy)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="check the flags and files, score nothing"
+    )
     flags, _ = add_flags(p, [EvaluateArgs], lambda owners: "options")
     p.set_defaults(func=cmd_evaluate, flags=flags)
 
@@ -52,13 +55,13 @@ def cmd_evaluate(a):
         raise UserError("evaluate needs --data: the toy set or file the samples should match")
     opts = build(EvaluateArgs, values, a.flags, "evaluate")
     if is_image_spec(opts.data):
-        return evaluate_images(a.file, opts)
+        return evaluate_images(a.file, opts, a.dry_run)
     if opts.label is not None:
         raise UserError("--label scores conditional image samples; drop it for points")
-    evaluate_points(a.file, opts)
+    evaluate_points(a.file, opts, a.dry_run)
 
 
-def evaluate_points(file, opts):
+def evaluate_points(file, opts, dry_run: bool = False):
     from generative.continuous.data import load_points
     from generative.continuous.metrics import Reference, evaluate
 
@@ -73,6 +76,8 @@ def evaluate_points(file, opts):
             f"reference points (the floor is measured at that n); draw at least {ref.n}, e.g. "
             f"generative sample RUN --n {ref.n} --out {file}"
         )
+    if dry_run:
+        return print(f"would score {len(x)} samples against {opts.data} ({opts.seeds} seeds)")
     xs = ref.split.standardizer.encode(x)
 
     def pick(seed):
@@ -82,7 +87,7 @@ def evaluate_points(file, opts):
     print(json.dumps(report.to_json(), indent=2) if opts.json else report.line())
 
 
-def evaluate_images(file, opts):
+def evaluate_images(file, opts, dry_run: bool = False):
     """Image samples (.npy, (N, C, H, W) in [-1, 1]) against an image set's held-out split."""
     from generative.continuous.data import load_dataset
     from generative.continuous.image_metrics import ImageReference
@@ -103,6 +108,8 @@ def evaluate_images(file, opts):
         )
     if not np.isfinite(x).all():
         raise UserError(f"{file}: holds NaN or inf values; sample the run again")
+    if dry_run:
+        return print(f"would score {len(x)} images against {opts.data}")
     ref = ImageReference(opts.data, opts.judge_dir)
     if opts.label is not None and opts.label >= ref.num_classes:
         raise UserError(f"--label {opts.label} out of range: classes 0..{ref.num_classes - 1}")

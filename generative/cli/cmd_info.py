@@ -10,12 +10,19 @@ from generative.checkpoint import read_json
 from generative.errors import UserError
 
 
-def is_discrete_run(run_dir) -> bool:
-    """Whether a run folder holds a token generator (its config says kind: discrete)."""
-    try:
-        return json.loads((Path(run_dir) / "config.json").read_text()).get("kind") == "discrete"
-    except (OSError, ValueError, AttributeError):
-        return False  # the continuous loader gives the precise error
+def saved_config(run_dir):
+    """The config a train run folder holds, checked (types, names, ranges): a damaged or
+    hand-edited config.json is refused naming the file, never guessed at."""
+    from generative.config import from_json
+    from generative.continuous.train_denoiser import TrainConfig
+    from generative.discrete.train_tokens import DiscreteConfig
+
+    path = Path(run_dir) / "config.json"
+    meta = read_json(path)
+    cls = DiscreteConfig if meta.get("kind") == "discrete" else TrainConfig
+    if not isinstance(meta.get("train"), dict):
+        raise UserError(f"{path} is not a training run's config (no 'train' settings)")
+    return from_json(cls, meta["train"], str(path))
 
 
 def add(sub):

@@ -25,7 +25,7 @@ def _names(table: dict) -> tuple:
 class SampleArgs:
     """Flags every run takes."""
 
-    n: int = option(2000, "samples to draw", ge=1)
+    n: int = option(2000, "samples to draw", ge=1, le=10_000_000)
     sampler: str | None = option(
         None,
         "sampler (fm: ODE solvers; ddpm: also ancestral, ddim; tokens: maskgit, mdlm, ...)",
@@ -91,27 +91,31 @@ def add(sub):
         help="points: FILE.npy or FILE.csv; images: FILE.npy; tokens: FILE.png or FILE.npy",
     )
     p.add_argument("--plot", help="also draw the samples to this PNG (2-D points, images)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="check every flag and the run, draw nothing"
+    )
     flags, _ = add_flags(p, [PointSampleArgs, TokenSampleArgs], _title, {PointSampleArgs: "Part A"})
     p.set_defaults(func=cmd_sample, flags=flags)
 
 
 def cmd_sample(a):
-    from generative.cli.cmd_info import is_discrete_run
+    from generative.cli.cmd_info import saved_config
 
-    token = is_discrete_run(a.run_dir)
+    token = type(saved_config(a.run_dir)).__name__ == "DiscreteConfig"  # checked before use
     cls = TokenSampleArgs if token else PointSampleArgs
     what = f"{a.run_dir} (a {'token' if token else 'Part A'} run)"
     opts = build(cls, given(a, a.flags), a.flags, what)
     out = writable_file(a.out, "--out")
     if a.plot is not None:
         writable_file(a.plot, "--plot")
+        if not token:
+            distinct({"--out": out, "--plot": a.plot})
         if Path(a.plot).suffix != ".png":
             raise UserError(f"--plot {a.plot}: give a .png file name")
     if token:
         from generative.cli.sample_tokens import sample_tokens
 
-        return sample_tokens(a.run_dir, opts, out, a.plot)
-    distinct({"--out": out, "--plot": a.plot})
+        return sample_tokens(a.run_dir, opts, out, a.plot, a.dry_run)
     from generative.cli.sample_points import sample_points
 
-    return sample_points(a.run_dir, opts, out, a.plot)
+    return sample_points(a.run_dir, opts, out, a.plot, a.dry_run)

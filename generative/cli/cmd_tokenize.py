@@ -3,6 +3,9 @@ generated from TokenizerConfig."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 from generative.cli.flags import add_flags, build, given
 from generative.cli.paths import writable_folder
 from generative.discrete.tokenizers.train_tokenizer import TokenizerConfig, resolved
@@ -18,6 +21,7 @@ def add(sub):
         "codebook usage, perplexity and reconstruction MSE.",
     )
     p.add_argument("--out", help="run folder (default: runs/tok-QUANTIZER-DATA-sSEED)")
+    p.add_argument("--dry-run", action="store_true", help="check every flag, train nothing")
     flags, _ = add_flags(p, [TokenizerConfig], lambda owners: "tokenizer")
     p.set_defaults(func=cmd_tokenize, flags=flags)
 
@@ -32,6 +36,8 @@ def cmd_tokenize(a):
     out = writable_folder(a.out or f"runs/tok-{cfg.quantizer}-{cfg.data}-s{cfg.seed}", "--out")
     if (out / "state.json").exists():
         raise UserError(f"{out} already holds a run; choose another --out")
+    if a.dry_run:
+        return print(json.dumps({"out": str(out), **dataclasses.asdict(cfg)}))
     run = train_tokenizer(cfg, out)
     reconstruction_figure(run, out / "recon.png")
     s = run.stats

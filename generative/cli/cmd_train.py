@@ -4,13 +4,14 @@ from one table of flags generated from TrainConfig and DiscreteConfig."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from generative.cli.flags import add_flags, build, given, typed
+from generative.cli.flags import add_flags, build, given
 from generative.cli.paths import writable_folder
-from generative.config import from_json, option
+from generative.config import flag_name, option, show
 from generative.continuous.train_denoiser import METHODS as PART_A
 from generative.continuous.train_denoiser import TrainConfig
 from generative.discrete.train_tokens import METHODS as PART_B
@@ -27,7 +28,6 @@ class TokenCondition:
 
 
 LABELS = {TrainConfig: "Part A", DiscreteConfig: "Part B", TokenCondition: "Part B"}
-MUTABLE = {"steps"}  # what a resumed run may change (train() takes only a new step budget)
 
 
 def _title(owners) -> str:
@@ -52,6 +52,9 @@ def add(sub):
     run.add_argument("--out", help="run folder (default: runs/METHOD-MODEL-DATA-sSEED)")
     run.add_argument("--resume", action="store_true", help="continue the run in --out")
     run.add_argument("--no-eval", action="store_true", help="skip the check after training")
+    run.add_argument(
+        "--dry-run", action="store_true", help="check every flag, print the settings, train nothing"
+    )
     flags, _ = add_flags(p, [TrainConfig, DiscreteConfig, TokenCondition], _title, LABELS)
     p.set_defaults(func=cmd_train, flags=flags)
 
@@ -65,34 +68,50 @@ def _token_cond(values: dict, flags) -> str:
     return "caption" if c.caption else "class" if c.cond else "none"
 
 
-def _saved(out: Path):
-    """The config a run folder was trained with (checked: types, names, ranges)."""
-    from generative.checkpoint import read_json
-
-    meta = read_json(out / "config.json")
-    cls = DiscreteConfig if meta.get("kind") == "discrete" else TrainConfig
-    return from_json(cls, meta.get("train"), f"{out / 'config.json'}")
-
-
 def _resume_config(a, values: dict):
+    from generative.cli.cmd_info import saved_config
+
     if not a.out:
         raise UserError("--resume needs --out RUN_DIR (the run to continue)")
-    saved = _saved(Path(a.out))
+    saved = saved_config(a.out)
     cls = type(saved)
     if cls is DiscreteConfig and ("--cond" in values or "--caption" in values):
         if _token_cond(values, a.flags) != saved.cond:
             raise UserError(f"{a.out} was trained with condition '{saved.cond}'; keep it")
-    for name, value in values.items():
-        f = a.flags[name].fields.get(cls)
-        if f is None or f.name in MUTABLE or getattr(saved, f.name) == value:
-            continue
-        was = typed(name, getattr(saved, f.name))
+    given_cfg = build(cls, values, a.flags, f"the run in {a.out}", base=saved)
+    explicit = {a.flags[n].fields[cls].name for n in values}
+    cfg, _ = resume_config(saved, given_cfg, mutable(cls), explicit)
+    return cfg
+
+
+def mutable(cls) -> set:
+    """The fields a resumed run may change: the trainer's RESUMABLE, else the step budget."""
+    import importlib
+
+    return getattr(importlib.import_module(cls.__module__), "RESUMABLE", {"steps"})
+
+
+def resume_config(saved, given, allowed: set, explicit: set):
+    """The loop's comparison of saved and given configs where it exists (checkpoint.py), else
+    the same rule here: a given field outside `allowed` that differs from the run is refused."""
+    try:
+        from generative.checkpoint import resume_config as loop_rule
+    except ImportError:
+        loop_rule = None
+    if loop_rule is not None:
+        return loop_rule(saved, given, allowed, explicit)
+    fields = {f.name: f for f in dataclasses.fields(saved)}
+    refused = [
+        f"{flag_name(fields[n])} {show(getattr(given, n))} (the run has {show(getattr(saved, n))})"
+        for n in sorted(explicit - allowed)
+        if getattr(given, n) != getattr(saved, n)
+    ]
+    if refused:
         raise UserError(
-            f"{typed(name, value)}: {a.out} was trained with {was}, and a resumed run keeps "
-            f"it (only {', '.join('--' + m for m in sorted(MUTABLE))} may change); train a new "
-            "run with another --out instead"
+            f"cannot change on resume: {'; '.join(refused)}. Drop these flags to continue the "
+            f"run, or train a new run into another --out. May change: {', '.join(sorted(allowed))}"
         )
-    return build(cls, values, a.flags, f"the run in {a.out}", base=saved)
+    return given, []
 
 
 def _new_config(a, values: dict):
@@ -101,6 +120,17 @@ def _new_config(a, values: dict):
         base = DiscreteConfig(cond=_token_cond(values, a.flags))
         return build(DiscreteConfig, values, a.flags, f"--method {method} (Part B)", base)
     return build(TrainConfig, values, a.flags, f"--method {method} (Part A)")
+
+
+def effective(cfg):
+    """The settings training will use (model-dependent defaults filled, aliases resolved)."""
+    if isinstance(cfg, DiscreteConfig):
+        from generative.discrete.train_tokens import validate
+
+        return validate(cfg)
+    from generative.continuous.train_denoiser import resolved
+
+    return resolved(cfg)
 
 
 def default_out(cfg) -> str:
@@ -117,6 +147,8 @@ def cmd_train(a: argparse.Namespace):
         raise UserError(
             f"{out} already holds a run; pass --resume to continue it, or choose another --out"
         )
+    if a.dry_run:
+        return print(json.dumps({"out": str(out), **dataclasses.asdict(effective(cfg))}))
     from generative.cli import quick_check
 
     try:

@@ -15,7 +15,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 
-from generative.config import base_type, check, check_value, flag_name, range_text
+from generative.config import base_type, check, check_value, flag_name, range_text, show
 from generative.errors import UserError
 
 
@@ -51,19 +51,11 @@ def _parse(kind: type, name: str):
     return parse
 
 
-def _show(value) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, tuple):
-        return ",".join(map(str, value))
-    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def _default_text(f) -> str:
     meta = f.metadata
     if meta.get("auto_text") and (f.default == meta.get("auto") or f.default is None):
         return meta["auto_text"]
-    return _show(f.default)
+    return show(f.default)
 
 
 def _per_class(flag: Flag, labels: dict, text) -> str:
@@ -133,7 +125,7 @@ def typed(name: str, value) -> str:
     """A flag as the user typed it (for a bool: --no-x when off)."""
     if isinstance(value, bool):
         return name if value else "--no-" + name[2:]
-    return f"{name} {_show(value)}"
+    return f"{name} {show(value)}"
 
 
 def build(cls, values: dict, flags: dict[str, Flag], what: str, base=None):
@@ -141,15 +133,23 @@ def build(cls, values: dict, flags: dict[str, Flag], what: str, base=None):
     that does not act with these settings, a value out of range: UserError naming the fix."""
     foreign = [n for n in values if cls not in flags[n].fields]
     if foreign:
-        own = [n for n, f in flags.items() if cls in f.fields]
+        own = {f.fields[cls].name: n for n, f in flags.items() if cls in f.fields}
+        same = [  # the same setting under this config's own flag name (--depth -> --layers)
+            f"{own[f.name]} for {n}"
+            for n in foreign
+            for f in flags[n].fields.values()
+            if f.name in own
+        ]
+        hint = f" (use {', '.join(dict.fromkeys(same))} here)" if same else ""
         raise UserError(
-            f"{', '.join(foreign)} does not apply to {what}; its flags are {', '.join(own)}"
+            f"{', '.join(foreign)} does not apply to {what}{hint}; its flags are "
+            + ", ".join(own.values())
         )
     kwargs = {}
     for name, value in values.items():
         f = flags[name].fields[cls]
         if f.metadata["auto"] is not None and value == f.metadata["auto"]:
-            raise UserError(f"{name} {_show(value)}: must be {range_text(f.metadata)}")
+            raise UserError(f"{name} {show(value)}: must be {range_text(f.metadata)}")
         check_value(cls, f.name, value)
         kwargs[f.name] = value
     cfg = dataclasses.replace(base, **kwargs) if base is not None else cls(**kwargs)

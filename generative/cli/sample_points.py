@@ -51,7 +51,7 @@ def _check(run, opts, out: Path, plot):
         )
 
 
-def sample_points(run_dir, opts, out: Path, plot):
+def sample_points(run_dir, opts, out: Path, plot, dry_run: bool = False):
     import torch
 
     from generative.continuous.sampling import sample
@@ -62,6 +62,8 @@ def sample_points(run_dir, opts, out: Path, plot):
     y = _labels(run, opts)
     _check(run, opts, out, plot)
     device = resolve_device(opts.device)
+    if dry_run:
+        return print(f"would draw {opts.n} samples from {run_dir} on {device} -> {out}")
     net = run.net.to(device)
     with torch.device(device):
         res = sample(

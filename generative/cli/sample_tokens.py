@@ -12,26 +12,30 @@ from generative.errors import UserError
 
 
 def _condition(run, opts):
-    """(cond ids or None, the class of every sample or None), checked against the run."""
+    """Checks the condition flags against the run now; returns a function giving (cond ids or
+    None, the class of every sample or None)."""
     import torch
 
     from generative.discrete.generate import parse_caption
 
-    classes = run.data.num_classes
+    classes, n = run.data.num_classes, opts.n
     if opts.label is not None:
         if run.data.cond_kind != "class":
             raise UserError("--label needs a run trained with --cond")
         if opts.label >= classes:
             raise UserError(f"--label {opts.label}: this run has classes 0..{classes - 1}")
-        cond = torch.full((opts.n, 1), opts.label, dtype=torch.long)
-        return cond, run.data._class_labels(np.full(opts.n, opts.label))
+        return lambda: (
+            torch.full((n, 1), opts.label, dtype=torch.long),
+            run.data._class_labels(np.full(n, opts.label)),
+        )
     if opts.caption_text:
         if run.data.cond_kind != "caption":
             raise UserError("--caption-text needs a run trained with --caption")
-        return parse_caption(opts.caption_text, opts.n), None
+        parse_caption(opts.caption_text, 1)  # a bad caption is refused before any work
+        return lambda: (parse_caption(opts.caption_text, n), None)
     if run.data.cond_kind != "none":  # balanced over classes, or fresh captions
-        return run.data.prompts(opts.n, opts.seed)
-    return None, None
+        return lambda: run.data.prompts(n, opts.seed)
+    return lambda: (None, None)
 
 
 def trace_png(trace) -> Path:
@@ -39,7 +43,7 @@ def trace_png(trace) -> Path:
     return Path(trace).with_suffix(".rounds.png")
 
 
-def sample_tokens(run_dir, opts, out: Path, plot):
+def sample_tokens(run_dir, opts, out: Path, plot, dry_run: bool = False):
     from generative.discrete.generate import SAMPLERS, generate, score_samples
     from generative.discrete.token_plots import sample_grid, trace_figure
     from generative.discrete.train_tokens import load_discrete_run
@@ -51,17 +55,20 @@ def sample_tokens(run_dir, opts, out: Path, plot):
     png = out if out.suffix == ".png" else (Path(plot) if plot else None)
     npy = out.with_suffix(".npy")
     trace = opts.trace and writable_file(opts.trace, "--trace")
-    if trace and trace.suffix != ".json":
-        raise UserError(f"--trace {trace}: give a .json file name")
     outs = {"--out (tokens)": npy, "--out/--plot (grid)": png, "--trace": trace}
     distinct({**outs, "--trace (figure)": trace and trace_png(trace)})
+    if trace and trace.suffix != ".json":
+        raise UserError(f"--trace {trace}: give a .json file name")
     run = load_discrete_run(run_dir, data=False)
     if trace and (opts.sampler or SAMPLERS[run.cfg.method][0]) != "maskgit":
         raise UserError(
             "--trace records MaskGIT's decoding rounds: use a maskgit run, or --sampler maskgit "
             "on an mdlm run"
         )
-    cond, labels = _condition(run, opts)
+    condition = _condition(run, opts)
+    if dry_run:
+        return print(f"would draw {opts.n} token samples from {run_dir} -> {npy}")
+    cond, labels = condition()
     s = generate(
         run, opts.n, opts.steps, cond, opts.sampler, opts.mask_schedule, opts.temperature,
         opts.choice_temperature, opts.kv_cache, opts.seed,
