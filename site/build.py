@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import math
+import random
 import re
 import shutil
 import subprocess
@@ -240,7 +241,7 @@ LESSON_MENTION = re.compile(r"\b([Ll]essons? )(\d\d)((?:(?:, | and | or |-)\d\d)
 
 def link_lessons(page: str, hrefs: dict[str, str], own: str) -> str:
     """'lesson 06' (and 'lessons 02 and 04') in running text become links to those lessons;
-    never inside a link, code, a heading or the maths, never to the lesson itself."""
+    never inside a link, code or a heading, never to the lesson itself."""
     skip = 0  # depth inside elements whose text must stay as is
     out = []
     for part in re.split(r"(<[^>]+>)", page):
@@ -260,7 +261,10 @@ def link_lessons(page: str, hrefs: dict[str, str], own: str) -> str:
 
         def repl(m: re.Match) -> str:
             rest = re.sub(r"\d\d", lambda n: one(n.group(0)), m.group(3))
-            return f"{m.group(1)}{one(m.group(2))}{rest}"
+            first, href = m.group(2), hrefs.get(m.group(2))
+            if href and first != own:  # the link covers "lesson 06", not just "06"
+                return f'<a href="{href}">{m.group(1)}{first}</a>{rest}'
+            return f"{m.group(1)}{first}{rest}"
 
         out.append(LESSON_MENTION.sub(repl, part))
     return "".join(out)
@@ -323,6 +327,44 @@ def build(sources: list[Path], out: Path) -> list[Lesson]:
     return lessons
 
 
+def one_picture_svg(n: int = 90) -> str:
+    """The course in one picture: the same particles on the linear path x_t = (1 - t) x0 + t x1
+    at five times, noise on the left, two moons on the right; forward fixed, reverse learned."""
+    rng = random.Random(3)
+    pairs = []
+    for i in range(n):
+        a = math.pi * rng.random()
+        upper = i % 2 == 0
+        x1 = (math.cos(a), math.sin(a)) if upper else (1 - math.cos(a), 0.5 - math.sin(a))
+        x1 = ((x1[0] - 0.5) / 0.87 + rng.gauss(0, 0.06), (x1[1] - 0.25) / 0.49 + rng.gauss(0, 0.06))
+        pairs.append(((rng.gauss(0, 1), rng.gauss(0, 1)), x1, upper))
+    panels = []
+    for j, t in enumerate((0, 0.25, 0.5, 0.75, 1)):
+        cx = 70 + j * 125
+        dots = "".join(
+            f'<circle cx="{cx + 19 * ((1 - t) * a[0] + t * b[0]):.1f}" '
+            f'cy="{110 - 19 * ((1 - t) * a[1] + t * b[1]):.1f}" r="2" '
+            f'fill="{"#d9480f" if t == 1 else "#1c7ed6" if t else "#8a94a6"}"/>'
+            for a, b, _ in pairs
+        )
+        label = {0: "t = 0: prior N(0, I)", 1: "t = 1: data"}.get(t, f"t = {t}")
+        panels.append(f'{dots}<text x="{cx}" y="185" text-anchor="middle">{label}</text>')
+    return (
+        '<svg viewBox="0 0 640 240" role="img" font-size="12" fill="#212529" aria-label="The '
+        "same particles on the path from the prior (left) to the two moons (right) at five "
+        'times; forward fixed, reverse learned">'
+        '<defs><marker id="hd" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+        'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/>'
+        "</marker></defs>" + "".join(panels) +
+        '<line x1="590" y1="22" x2="50" y2="22" stroke="#5c636a" stroke-width="1.5" '
+        'marker-end="url(#hd)"/><text x="320" y="15" text-anchor="middle" fill="#5c636a">'
+        "forward: fixed, adds noise (p_t from data to prior)</text>"
+        '<line x1="50" y1="208" x2="590" y2="208" stroke="#1c7ed6" stroke-width="2" '
+        'marker-end="url(#hd)"/><text x="320" y="228" text-anchor="middle" fill="#1c7ed6">'
+        "reverse: learned, the sampler (prior to new data)</text></svg>"
+    )  # fmt: skip
+
+
 def write_pages(lessons: list[Lesson], out: Path) -> None:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(SITE / "templates"),
@@ -340,7 +382,8 @@ def write_pages(lessons: list[Lesson], out: Path) -> None:
     (out / "static" / "highlight.css").write_text(pygments_css())
     # a version string on static URLs so a reader's browser never mixes old CSS/JS with new pages
     stamp = hashlib.sha256((SITE / "static" / "site.css").read_bytes()).hexdigest()[:8]
-    common = {"lessons": lessons, "stamp": stamp, "total_minutes": sum(x.minutes for x in lessons)}
+    common = {"lessons": lessons, "stamp": stamp, "total_minutes": sum(x.minutes for x in lessons),
+              "one_picture": one_picture_svg()}  # fmt: skip
     written = {"index.html"}
     (out / "index.html").write_text(env.get_template("index.html").render(**common))
     for i, lesson in enumerate(lessons):
