@@ -121,7 +121,9 @@ def check_value(cls, name: str, value):
         raise UserError(f"{label} {value!r}: expected a {want} ({meta.get('help', name)})")
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        raise UserError(f"{label} '{value}': unknown; valid choices: {', '.join(choices)}")
+        raise UserError(
+            f"{label} '{value}': unknown; valid choices: {', '.join(map(str, choices))}"
+        )
     if kind in (int, float) and not in_range(value, meta):
         raise UserError(f"{label} {value}: must be {range_text(meta)} ({meta.get('help', name)})")
 
