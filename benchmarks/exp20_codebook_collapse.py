@@ -26,6 +26,15 @@ DATA = ("8gaussians", "moons")
 KEYS = ("usage", "perplexity", "error", "recon_mse", "wall_s", "cpu_s")
 
 
+def lab_points(cfg):
+    """The raw (train, held-out) points the lab measures on: Part A's toy sets (the package's
+    discrete part draws its own with sklearn; it never imports Part A)."""
+    from generative.continuous.data import make_toy
+
+    draw = lambda n, seed: make_toy(cfg.data, n, seed).x  # noqa: E731
+    return draw(cfg.n_train, cfg.seed), draw(cfg.n_eval, cfg.seed + 10_000)
+
+
 def _one(job, keep: bool = False):
     """Train one configuration; keep: return the whole result (model, trajectory) for figures."""
     import torch
@@ -33,7 +42,8 @@ def _one(job, keep: bool = False):
     from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
-    res = train_codebook(Codebook2DConfig(**job))
+    cfg = Codebook2DConfig(**job)
+    res = train_codebook(cfg, raw=lab_points(cfg))
     return res if keep else {**res.stats, "wall_s": res.wall_s, "cpu_s": res.cpu_s}
 
 

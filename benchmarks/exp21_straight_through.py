@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from benchmarks.exp20_codebook_collapse import lab_points
 from benchmarks.lab import figure_path, median, pmap, write_result
 
 NAME = "exp21_straight_through"
@@ -22,7 +23,8 @@ def _one(job):
     from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
-    return train_codebook(Codebook2DConfig(**job))
+    cfg = Codebook2DConfig(**job)
+    return train_codebook(cfg, raw=lab_points(cfg))
 
 
 def gradient_check(straight_through: bool) -> dict:
@@ -36,7 +38,7 @@ def gradient_check(straight_through: bool) -> dict:
     cfg = Codebook2DConfig(**BASE, straight_through=straight_through)
     torch.manual_seed(0)
     model = Quantized2D(cfg)
-    x = points(cfg)[0][:256]
+    x = points(cfg, lab_points(cfg))[0][:256]
     z = model.encoder(x)
     z.retain_grad()
     out = model.quantizer(z)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from benchmarks.exp20_codebook_collapse import lab_points
 from benchmarks.lab import figure_path, median, write_result
 
 NAME = "exp23_quantizer_peers"
@@ -54,7 +55,7 @@ def peer_ema(data: str, seed: int, steps: int) -> dict:
 
     cfg = Codebook2DConfig(data=data, seed=seed, steps=steps, update="ema", **EMA)
     torch.manual_seed(seed)
-    x, held = points(cfg)
+    x, held = points(cfg, lab_points(cfg))
     vq = VectorQuantize(
         dim=2,
         codebook_size=cfg.K,
@@ -82,7 +83,8 @@ def _ours(job):
     from generative.discrete.tokenizers.codebook2d import Codebook2DConfig, train_codebook
 
     torch.set_num_threads(1)
-    r = train_codebook(Codebook2DConfig(update="ema", **EMA, **job))
+    cfg = Codebook2DConfig(update="ema", **EMA, **job)
+    r = train_codebook(cfg, raw=lab_points(cfg))
     return r.stats | {"wall_s": r.wall_s}
 
 

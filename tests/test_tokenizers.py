@@ -95,7 +95,7 @@ def test_image_tokenizer_rejects_wrong_images():
         model.encode(torch.zeros(2, 3, 8, 8))
     with pytest.raises(UserError, match="0..24"):
         model.decode(torch.full((1, 4, 4), 25))
-    with pytest.raises(UserError, match="grid must be 4 or 8"):
+    with pytest.raises(UserError, match="grid .2.: unknown; valid choices: 4, 8"):
         train_tokenizer(TokenizerConfig(grid=2, **TINY), progress=False)
 
 

@@ -3,8 +3,9 @@
 FID uses an Inception net trained on ImageNet; offline, on 8x8 or 28x28 digits, we train our own
 judge on the generator's training split instead. Its penultimate layer (a FEATURES-vector after
 global average pooling) is the feature space of the Frechet distance, its argmax the label that
-conditional samples must match. Training is seeded and single-threaded, so the same data gives
-the same weights; they are cached as safetensors (the run folder, or any folder you pass).
+conditional samples must match. Training (the one loop, generative/loop.py) is seeded and
+single-threaded, so the same data gives the same weights; they are cached as safetensors (the
+run folder, or any folder you pass).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from generative.distributed import Dist
+from generative.loop import LoopConfig, Streams, fit
 
 FEATURES = 64
 STEPS, BATCH, LR = 600, 128, 2e-3
@@ -46,27 +50,25 @@ class Classifier(nn.Module):
 
 
 def train_classifier(x: np.ndarray, labels: np.ndarray, num_classes: int, seed: int = 0):
-    """Adam with light augmentation (one-pixel shifts, a little noise) on (N, C, H, W) in [-1, 1]:
-    the noise makes the judge see slightly imperfect samples the way it sees real ones."""
+    """Cross-entropy with light augmentation (one-pixel shifts, a little noise) on (N, C, H, W)
+    in [-1, 1], trained by the one loop: the noise makes the judge see slightly imperfect
+    samples the way it sees real ones."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # one thread: the same weights on every machine run
-    g = torch.Generator().manual_seed(seed)
+    lc = LoopConfig(steps=STEPS, lr=LR, batch_size=BATCH, seed=seed, log_every=100, desc="judge")
+    torch.set_num_threads(1)  # one thread: the same weights on every machine
     torch.manual_seed(seed)
     net = Classifier(x.shape[1], num_classes)
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
     xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
-    for step in range(STEPS):
-        idx = torch.randint(0, len(xt), (BATCH,), generator=g)
-        xb = xt[idx]
-        dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
-        xb = torch.roll(xb, shifts=(dx, dy), dims=(2, 3))
-        xb = xb + 0.1 * torch.randn(xb.shape, generator=g)
-        for group in opt.param_groups:
-            group["lr"] = LR * min(1.0, 2 * (1 - step / STEPS))  # flat, then linear to 0
-        loss = F.cross_entropy(net(xb), yt[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+
+    def loss(net, s: Streams):
+        idx = torch.randint(0, len(xt), (BATCH,), generator=s.gen)
+        dx, dy = torch.randint(-1, 2, (2,), generator=s.gen).tolist()
+        xb = torch.roll(xt[idx], shifts=(dx, dy), dims=(2, 3))
+        xb = xb + 0.1 * torch.randn(xb.shape, generator=s.gen)
+        return F.cross_entropy(net(xb), yt[idx])
+
+    # Dist(): one CPU process even under torchrun (the judge runs on rank 0 after training)
+    net = fit(lc, Dist(), net, loss, progress=False).model
     torch.set_num_threads(threads)
     return net.eval()
 

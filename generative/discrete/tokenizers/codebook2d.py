@@ -19,7 +19,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from generative.continuous.data import Standardizer, make_toy
 from generative.discrete.tokenizers.code_stats import CodeStats
 from generative.discrete.tokenizers.fsq import FSQ
 from generative.discrete.tokenizers.vq import VectorQuantizer
@@ -133,12 +132,30 @@ class Codebook2DResult:
         }
 
 
-def points(cfg: Codebook2DConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Standardized training and held-out points (fresh draws) of the 2D set."""
-    train = make_toy(cfg.data, cfg.n_train, cfg.seed).x
-    held = make_toy(cfg.data, cfg.n_eval, cfg.seed + 10_000).x
-    st = Standardizer.fit(train)
-    return torch.from_numpy(st.encode(train)), torch.from_numpy(st.encode(held))
+def draw_points(name: str, n: int, seed: int) -> np.ndarray:
+    """n points (n, 2) of a 2D set, drawn here with sklearn (Part B never imports Part A). moons
+    is the same draw as generative.continuous's; 8gaussians comes from make_blobs around the
+    same eight centers (radius 2, std 0.1), so it is a different draw of the same distribution."""
+    from sklearn.datasets import make_blobs, make_moons
+
+    rs = np.random.default_rng(seed).integers(2**31)
+    if name == "moons":
+        return make_moons(n, noise=0.03, random_state=rs)[0].astype(np.float32)
+    angle = 2 * np.pi * np.arange(8) / 8
+    centers = 2.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    return make_blobs(n, centers=centers, cluster_std=0.1, random_state=rs)[0].astype(np.float32)
+
+
+def points(cfg: Codebook2DConfig, raw=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standardized training and held-out points (fresh draws), (N, 2) each. raw: the two raw
+    arrays to use instead of draw_points' (the lab passes Part A's toy sets)."""
+    train, held = raw or (
+        draw_points(cfg.data, cfg.n_train, cfg.seed),
+        draw_points(cfg.data, cfg.n_eval, cfg.seed + 10_000),
+    )
+    mean, std = train.mean(axis=0), train.std(axis=0)  # the training set's, per axis
+    std = np.where(std > 0, std, 1.0)
+    return tuple(torch.from_numpy(((a - mean) / std).astype(np.float32)) for a in (train, held))
 
 
 @torch.no_grad()
@@ -153,9 +170,13 @@ def evaluate(model: Quantized2D, x: torch.Tensor) -> tuple[dict, np.ndarray]:
     return res, stats.counts.numpy()
 
 
-def train_codebook(cfg: Codebook2DConfig, progress: bool = False) -> Codebook2DResult:
+def train_codebook(cfg: Codebook2DConfig, progress: bool = False, raw=None) -> Codebook2DResult:
+    """Train and record the codes' positions. Its own few lines, not generative/loop.py: the
+    widget needs the code positions every record_every steps (from step 0, before any update)
+    and plain Adam at a constant lr, which the loop's steps do not expose.
+    raw: (train, held) raw 2D points to use instead of draw_points' (see points)."""
     torch.manual_seed(cfg.seed)
-    x, held = points(cfg)
+    x, held = points(cfg, raw)
     model = Quantized2D(cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr) if params else None
