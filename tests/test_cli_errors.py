@@ -380,3 +380,22 @@ def test_fuzz_flags_never_traceback(capsys, runs, tmp_path):
         codes.append(code)
     assert 0 in codes and 2 in codes  # the fuzz reaches both valid and refused command lines
     assert not (tmp_path / "r").exists() and not (tmp_path / "t").exists()  # dry runs
+
+
+def test_readme_train_commands_pass_the_flag_checks(capsys, monkeypatch, tmp_path):
+    """Every `generative train` / `tokenize` line of the README parses and validates (dry run)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    monkeypatch.chdir(tmp_path)
+    checked = 0
+    for line in readme.splitlines():
+        if not line.startswith(("generative train", "generative tokenize")):
+            continue
+        argv = line.split("#")[0].split()[1:]
+        if "--resume" in argv or any(a.startswith("my_") for a in argv):
+            continue  # needs a run or the user's own file
+        code, _, err = call(capsys, [*argv, "--dry-run"])
+        assert code == 0, (line, err)
+        checked += 1
+    assert checked >= 6
