@@ -72,17 +72,17 @@ def pad_rows(rows: list[list[int]], pad: int, length: int | None = None) -> torc
 
 def make_documents(
     v: Vocab,
-    captions: list[str],
+    captions: list,
     codes: torch.Tensor,
     directions: np.ndarray,
     drop_caption: np.ndarray | None = None,
 ) -> Documents:
-    """One document per (caption, image codes (N, image_len)) pair in the given directions;
-    drop_caption (bool (N,)) empties the caption of those text -> image rows."""
+    """One document per (caption, image codes (N, image_len)) pair in the given directions (a
+    caption is a string or its ids); drop_caption (bool (N,)) empties the caption of those text -> image rows."""
     image = v.encode_image(codes)  # (N, image_len) vocabulary ids
     rows, boi = [], []
     for i, (text, d) in enumerate(zip(captions, directions, strict=True)):
-        cap = v.encode_text(text)
+        cap = v.encode_text(text) if isinstance(text, str) else list(text)
         if drop_caption is not None and drop_caption[i] and d == T2I:
             cap = []
         img = image[i].tolist()
