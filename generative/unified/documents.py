@@ -78,7 +78,8 @@ def make_documents(
     drop_caption: np.ndarray | None = None,
 ) -> Documents:
     """One document per (caption, image codes (N, image_len)) pair in the given directions (a
-    caption is a string or its ids); drop_caption (bool (N,)) empties the caption of those text -> image rows."""
+    caption is a string or its ids); drop_caption (bool (N,)) empties the caption of those
+    text -> image rows."""
     image = v.encode_image(codes)  # (N, image_len) vocabulary ids
     rows, boi = [], []
     for i, (text, d) in enumerate(zip(captions, directions, strict=True)):
