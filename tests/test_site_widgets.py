@@ -184,3 +184,16 @@ def test_path_compare_spread_and_one_step_euler(widget):
     assert bad["end_error_vp"] > 0.3  # the tangent at t = 0 misses the arc's end
     many = probe.set_knob(w, "steps", 16)
     assert many["end_error_vp"] < bad["end_error_vp"] / 8  # first order: error ~ 1 / steps
+
+
+@pytest.mark.parametrize("name", ["path-drag", "path-compare"])
+def test_play_sweeps_t_to_the_end(widget, name):
+    probe, w = widget(name)
+    probe.set_knob(w, "t", 0)
+    w.locator('[data-action="play"]').click()
+    probe.page.wait_for_function(
+        "el => JSON.parse(el.dataset.state).t === 1 && !el.dataset.busy",
+        arg=w.element_handle(),
+        timeout=15000,
+    )
+    assert w.locator('[data-action="play"]').inner_text().startswith("▶")  # stopped at the end

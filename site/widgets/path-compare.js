@@ -5,7 +5,7 @@
 import { linearPath, samplePath, vpPath } from "./lib/paths.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng, moons } from "./lib/rng.js";
-import { button, frame, onResize, publish, setKnobs, slider, deferred } from "./lib/ui.js";
+import { button, frame, onResize, publish, setKnobs, slider, deferred, player } from "./lib/ui.js";
 
 const N = 200;
 const TRACE = 24; // points per drawn trace
@@ -29,6 +29,7 @@ function rms(pts) {
 export function mount(root) {
   const { knobs, stage, readout } = frame(root, "Linear vs VP: the same particles, two paths");
   const t = slider(knobs, { name: "t", label: "t", min: 0, max: 1, step: 0.01, value: 0.5, format: (v) => v.toFixed(2) });
+  player(knobs, root, t); // sweep t from 0 to 1: watch the particles move
   const steps = slider(knobs, { name: "steps", label: "Euler steps", min: 0, max: 16, step: 1, value: 0, format: (v) => (v ? String(v) : "exact") });
   const traces = slider(knobs, { name: "traces", label: "traces", min: 0, max: 60, step: 10, value: 30 });
   button(knobs, { action: "failure", label: "failure: one Euler step" }).addEventListener("click", () =>

@@ -6,13 +6,14 @@
 import { linearPath, samplePath } from "./lib/paths.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng, moons, rawMoons } from "./lib/rng.js";
-import { button, checkbox, frame, onResize, publish, setKnobs, slider, deferred } from "./lib/ui.js";
+import { button, checkbox, frame, onResize, publish, setKnobs, slider, deferred, player } from "./lib/ui.js";
 
 const N = 300;
 
 export function mount(root) {
   const { knobs, stage, readout } = frame(root, "The linear path: noise to moons on straight lines");
   const t = slider(knobs, { name: "t", label: "t", min: 0, max: 1, step: 0.01, value: 0.5, format: (v) => v.toFixed(2) });
+  player(knobs, root, t); // sweep t from 0 to 1: watch the particles move
   const standardize = checkbox(knobs, { name: "standardize", label: "standardize data", checked: true });
   const scale = slider(knobs, { name: "scale", label: "data scale", min: 1, max: 6, step: 0.5, value: 1, format: (v) => `${v}x` });
   const why = document.createElement("span");
