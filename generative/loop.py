@@ -112,7 +112,7 @@ class Guard:
     """Stops on a non-finite loss, on a jump past `factor` x the median of the recent losses,
     and on that median climbing to `factor` x its best value (a slow divergence)."""
 
-    def __init__(self, factor: float, window: int = 100, warm: int = 20):
+    def __init__(self, factor: float, window: int = 100, warm: int = 5):
         self.factor, self.warm = factor, warm
         self.recent, self.best = deque(maxlen=window), math.inf
 
@@ -285,12 +285,12 @@ class _Loop:
     def interrupted(self):
         n = self.state["step"]
         if self.out_dir is None:
-            raise Interrupted(f"interrupted at step {n} (no run folder: nothing saved)")
+            raise Interrupted(f"stopped at step {n} (no run folder: nothing saved)")
         if self.saved is None or self.saved[0] != n:
             self.save()
         self.figure()
         raise Interrupted(
-            f"interrupted at step {n}/{self.lc.steps}: checkpoint saved in {self.out_dir}; "
+            f"stopped at step {n}/{self.lc.steps}: checkpoint saved in {self.out_dir}; "
             f"continue with --resume --out {self.out_dir}"
         )
 
