@@ -35,30 +35,35 @@ def i2t_document(v: Vocab, caption: list[int], image: list[int]) -> list[int]:
 @dataclass
 class Documents:
     """tokens (N, L) right-padded with PAD; direction (N,) T2I or I2T; boi (N,) the position of
-    each row's BOI (the image span is boi + 1 .. boi + image_len)."""
+    each row's BOI (the image span is boi + 1 .. boi + image_len; -1: a text-only row);
+    no_loss (N, L) True on tokens that are never targets (a counterfactual trace's answer)."""
 
     tokens: torch.Tensor
     direction: torch.Tensor
     boi: torch.Tensor
     image_len: int
+    no_loss: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)
 
+    def targets(self, pad: int) -> torch.Tensor:
+        """bool (N, L): the tokens the loss predicts (neither BOS, PAD nor no_loss)."""
+        keep = self.tokens != pad
+        keep[:, 0] = False
+        return keep if self.no_loss is None else keep & ~self.no_loss
+
     def inputs_targets(self, pad: int):
         """(inputs, targets, loss_mask) for next-token prediction: position i predicts token
-        i + 1; loss on every target that is not PAD."""
+        i + 1; loss on every target that is not PAD (nor marked no_loss)."""
         x, y = self.tokens[:, :-1], self.tokens[:, 1:]
-        return x, y, y != pad
+        return x, y, self.targets(pad)[:, 1:]
 
     def image_span(self) -> torch.Tensor:
         """bool (N, L): the image tokens of every row (between BOI and EOI)."""
         pos = torch.arange(self.tokens.shape[1])[None]
         start = self.boi[:, None] + 1
-        return (pos >= start) & (pos < start + self.image_len)
-
-    def select(self, idx) -> Documents:
-        return Documents(self.tokens[idx], self.direction[idx], self.boi[idx], self.image_len)
+        return (pos >= start) & (pos < start + self.image_len) & (self.boi[:, None] >= 0)
 
 
 def pad_rows(rows: list[list[int]], pad: int, length: int | None = None) -> torch.Tensor:

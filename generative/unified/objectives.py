@@ -51,7 +51,7 @@ def showo_loss(model, docs: Documents, pad: int, mask_id: int, generator=None) -
     span = docs.image_span()
     logits = model(tokens, span)  # (B, L, V)
     # next-token terms: predictor i and target i + 1 both outside the span, target not PAD
-    nxt = ~span[:, :-1] & ~span[:, 1:] & (docs.tokens[:, 1:] != pad)  # (B, L-1)
+    nxt = ~span[:, :-1] & ~span[:, 1:] & docs.targets(pad)[:, 1:]  # (B, L-1)
     # the EOI after the span is the grammar's job: its predictor is the span's last token
     losses = [
         F.cross_entropy(logits[:, :-1][nxt], docs.tokens[:, 1:][nxt], reduction="sum"),
