@@ -3,9 +3,9 @@ the base flow matching run, OT-CFM (ours and torchcfm's), reflow, a consistency-
 and DDPM with DDIM; with each one's training CPU (pair generation and teachers included) and the
 straightness of its trajectories (mean squared deviation from the chord, euler x64).
 
-Every FM-type arm is sampled by Euler at k steps (k NFE; for the student that is consistency
-sampling with deterministic steps); DDPM by DDIM at k steps. Standalone: one training seed
-(CPU is scarce here) and the protocol's 5 evaluation seeds:
+Every FM-type arm is sampled by Euler at k steps (k NFE); the distilled student by multistep
+consistency sampling (jump, re-noise, jump; one step is one Euler step); DDPM by DDIM at k
+steps. Standalone: one training seed (CPU is scarce here), the protocol's 5 evaluation seeds:
     nice -n 10 python -m benchmarks.exp14_few_step [--quick] [--seeds N]
 """
 
@@ -39,9 +39,10 @@ CLAIM = (
 )
 NFES = (1, 2, 4, 8)
 PAIRS = {"n_pairs": 20000, "sampler": "rk4", "steps": 4}  # the base run's default sampler
-REFLOW = {"train_steps": 1500, "lr": 1e-3}  # fine-tunes the base run (its weights start it)
+REFLOW = {"train_steps": 0, "lr": 0.0}  # 0: the base run's own budget, started from its weights
 DISTILL = {"N": 8, "solver": "euler", "train_steps": 1000, "lr": 2e-4}  # teacher: the reflow run
 QUICK_SIZES = {"n_pairs": 400, "train_steps": 40}
+SAMPLER = {"DDPM + DDIM": "ddim", "reflow + CD": "consistency"}  # the rest: euler x NFE
 TARGETS = {1: 1.5, 2: 1.25}  # NFE -> ratio to the floor
 CPU_TARGET = 3.0  # x the base run's training CPU
 ARMS = ("base FM", "OT-CFM", "reflow", "reflow + CD", "torchcfm OT-CFM", "DDPM + DDIM")
@@ -165,7 +166,7 @@ def run(b):
         for a in arms:
             for k in NFES:
                 keys.append((a, s, k))
-                sampler = "ddim" if a == "DDPM + DDIM" else "euler"
+                sampler = SAMPLER.get(a, "euler")
                 jobs.append(
                     {
                         "run": paths[a],
@@ -189,7 +190,8 @@ def run(b):
         "pairs": PAIRS,
         "reflow": REFLOW,
         "distill": {**DISTILL, "teacher": "the reflow run", "method": "consistency distillation"},
-        "samplers": "FM arms: euler x NFE; DDPM: DDIM (eta 0) x NFE",
+        "samplers": "FM arms: euler x NFE; the CD student: multistep consistency sampling "
+        "(1 NFE: one Euler step); DDPM: DDIM (eta 0) x NFE",
         "straightness": "chord deviation of 2000 trajectories, euler x64, seed 0",
         "cpu": "process CPU seconds of training, teachers and pair generation included",
         "torchcfm": "included" if "torchcfm OT-CFM" in arms else "skipped: torchcfm not installed",

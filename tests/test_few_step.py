@@ -147,3 +147,18 @@ def test_distillation_at_the_teachers_step_count_reproduces_the_teacher(tmp_path
     with torch.no_grad():  # f(x, 1) = x: the boundary condition holds by construction
         x = torch.randn(5, 2)
         assert torch.equal(consistency_fn(run.net, x, torch.ones(5)), x)
+
+
+def test_consistency_sampler_jumps_to_the_endpoint_at_any_step_count():
+    """One step is one Euler step; a student whose f(x, t) is a constant c returns c exactly
+    however many times it re-noises."""
+    from generative.continuous.distill import sample_consistency
+
+    c = torch.tensor([0.5, -2.0])
+    to_c = lambda x, t, y=None: (c - x) / (1 - t[:, None])  # noqa: E731  f(x, t) = c
+    x0 = noise(100)
+    one = sample(FlowMatching(), to_c, (2,), 100, "consistency", 1, seed=123)
+    euler = sample(FlowMatching(), to_c, (2,), 100, "euler", 1, seed=123)
+    assert torch.equal(one.x, euler.x) and one.nfe == 1
+    x, nfe = sample_consistency(to_c, x0, 5, torch.Generator().manual_seed(0))
+    assert nfe == 5 and torch.allclose(x, c.expand(100, 2), atol=1e-5)

@@ -10,7 +10,9 @@ consistency function is parametrized through the velocity,
 which is the flow-matching net's own reading of "where x ends up" (for the FM minimiser it is
 E[x1 | x_t]). A student is therefore any FM net, it starts from the teacher's weights, and it is
 sampled by the same Euler solver: one Euler step from noise is f(x0, 0); k steps move along the
-chord toward f each time (the deterministic, DDIM-like multistep). Distillation from a teacher
+chord toward f each time (deterministic, DDIM-like), while the consistency sampler below
+re-noises between jumps as Song et al. do (the student was trained on x_t from p_t, and the
+chord points of a curved teacher are not distributed as p_t). Distillation from a teacher
 converges faster than consistency training from data, which matters on 2 shared cores.
 
 The loss (consistency distillation over the grid t_n = n / N): the teacher takes one solver step
@@ -34,6 +36,25 @@ from generative.errors import UserError, unknown_choice
 def consistency_fn(net, x, t, y=None):
     """f(x, t) = x + (1 - t) v(x, t): where the student says x at time t ends up at t = 1."""
     return x + (1 - t).reshape(-1, *([1] * (x.dim() - 1))) * net(x, t, y)
+
+
+# endregion
+
+
+# region: consistency-sampling
+def sample_consistency(f, x, steps: int, generator=None, traj=None):
+    """Multistep consistency sampling (Song et al. 2023, Algorithm 1) in FM time: jump to the
+    student's endpoint, put it back at the next time of the grid t_i = i / steps with fresh
+    noise (so the student sees x_t from p_t, what it was trained on), jump again. One step is
+    one Euler step of the velocity. f(x, t) -> velocity, t of shape (B,); returns (x, NFE)."""
+    for i in range(steps):
+        t = i / steps
+        if i:  # back onto the conditional path at time t, around the current endpoint
+            x = t * x + (1 - t) * torch.randn(x.shape, generator=generator).to(x.device)
+        x = x + (1 - t) * f(x, torch.full((x.shape[0],), t))  # f(x, t): the endpoint
+        if traj is not None:
+            traj.append(x)
+    return x, steps
 
 
 # endregion
@@ -77,7 +98,7 @@ def distill(
     progress: bool = True,
 ):
     """Consistency-distil a flow-matching run into a student run in out_dir, started from the
-    teacher's weights (same config and data). Sample it with `euler` at 1 or 2 steps."""
+    teacher's weights (same config and data). Sample it with `consistency` at 1 or 2 steps."""
     from generative.continuous.train_denoiser import load_run, train  # the one training loop
 
     teacher = load_run(teacher_dir)

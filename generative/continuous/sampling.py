@@ -12,11 +12,15 @@ from dataclasses import dataclass
 import torch
 
 from generative.continuous.diffusion import DDPM
+from generative.continuous.distill import sample_consistency
 from generative.continuous.flow_matching import SOLVERS, VPPath, solve_ode
 from generative.errors import UserError
 
 ODE_SOLVERS = tuple(SOLVERS)
-SAMPLERS = {"fm": ODE_SOLVERS + ("ode",), "ddpm": ("ancestral", "ddim", "ode") + ODE_SOLVERS}
+SAMPLERS = {
+    "fm": ODE_SOLVERS + ("ode", "consistency"),
+    "ddpm": ("ancestral", "ddim", "ode") + ODE_SOLVERS,
+}
 DEFAULT_SAMPLER = {"fm": ("rk4", 4), "ddpm": ("ancestral", 1000)}  # name, steps
 DEFAULT_ODE_SOLVER = "heun"  # what "--sampler ode" means
 
@@ -100,7 +104,7 @@ def sample(
         raise UserError(f"steps and n must be positive (got steps={steps}, n={n})")
     if sampler == "ode":
         sampler = DEFAULT_ODE_SOLVER
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(torch.get_default_device()).manual_seed(seed)  # sample --device sets it
     x = torch.randn((n, *shape), generator=g)
     traj = [x] if keep_trajectory else None
     # region: dispatch
@@ -109,6 +113,8 @@ def sample(
         x, nfe = method.sample_ancestral(f, x, steps, variance, g, traj)
     elif sampler == "ddim":
         x, nfe = method.sample_ddim(f, x, steps, eta, clip_x0, g, traj)
+    elif sampler == "consistency":  # a distilled student (distill.py): jump, re-noise, jump
+        x, nfe = sample_consistency(f, x, steps, g, traj)
     elif kind == "fm":
         x, nfe = solve_ode(f, x, steps, sampler, traj=traj)
     else:  # a DDPM net through the ODE; the ODE ends at k = 0, one last x0-hat finishes it
