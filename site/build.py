@@ -142,11 +142,18 @@ def _fence(self, tokens, idx, options, env) -> str:
     return highlight(tok.content, lexer, HtmlFormatter(cssclass="highlight"))
 
 
+def _slug(title: str) -> str:
+    """A heading's id: lower-case words joined by '-' (maths drops out, no dangling '-')."""
+    words = re.sub(r"[^\w\s-]", "", title.lower()).split()
+    return re.sub(r"-+", "-", "-".join(words)).strip("-") or "section"
+
+
 def make_markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark").enable("table")
     md.use(dollarmath_plugin, allow_space=True, double_inline=True)
     # id="..." and a "#" link on h2/h3: every section can be linked to
-    md.use(anchors_plugin, min_level=2, max_level=3, permalink=True, permalinkSymbol="#")
+    md.use(anchors_plugin, min_level=2, max_level=3, permalink=True, permalinkSymbol="#",
+           slug_func=_slug)  # fmt: skip
     md.add_render_rule("fence", _fence)
     return md
 

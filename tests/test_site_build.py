@@ -157,3 +157,64 @@ def test_cli_builds_and_reports_errors_without_traceback(tmp_path):
 
 def test_site_folder_is_not_a_package():
     assert not (SITE / "__init__.py").exists()  # it would shadow the stdlib module `site`
+
+
+def test_num_formats_measured_numbers_at_a_readable_precision(tmp_path):
+    assert [refs.sensible(v) for v in (1.5625, 3.125, 12.5, 100.0, 6, 1234.56, 0.00012345)] == [
+        "1.56",
+        "3.12",
+        "12.5",
+        "100",
+        "6",
+        "1235",
+        "0.000123",
+    ]
+    assert refs.sensible(2.1e-9) == "2.1e-09"
+    r = refs.LessonRefs(ROOT, tmp_path, [])
+    data = json.loads((ROOT / "benchmarks/results/exp02_steps_vs_quality.json").read_text())
+    ratio = data["numbers"]["headline"]["1.25x_euler"]["ratio"]
+    shown = r.num("exp02_steps_vs_quality", "numbers/headline/1.25x_euler/ratio", "g")
+    assert shown == refs.sensible(ratio) and len(shown) <= 5
+
+
+def test_lesson_mentions_link_to_the_other_lessons_only():
+    hrefs = {"01": "01-a.html", "02": "02-b.html", "04": "04-d.html"}
+    page = (
+        "<p>As lesson 01 showed, and lessons 02 and 04 use; lesson 03 is not built; "
+        'this is lesson 02.</p><h2 id="x">From lesson 01</h2><code>lesson 01</code>'
+    )
+    out = build.link_lessons(page, hrefs, own="02")
+    assert '<a href="01-a.html">lesson 01</a> showed' in out
+    assert 'lessons 02 and <a href="04-d.html">04</a>' in out  # never to itself
+    assert "lesson 03 is not built" in out and "this is lesson 02." in out
+    assert "<h2" in out and "From lesson 01</h2>" in out and "<code>lesson 01</code>" in out
+
+
+@needs_katex
+def test_contents_bibliography_and_takeaway(tmp_path):
+    body = (
+        "## First part\n\nHo et al. and DDIM, see lesson 01.\n\n### A detail with $x_0$\n\n"
+        "Text.\n\n## Second part\n\nMore.\n"
+    )
+    folder = _lesson(tmp_path, body)
+    f = folder / "01-test.md"
+    f.write_text(f.read_text().replace("summary: One line.", "summary: One line.\ntakeaway: Key."))
+    (lesson,) = build.build([folder], tmp_path / "out")
+    assert [(lvl, i) for lvl, i, _ in lesson.toc] == [
+        (2, "first-part"),
+        (3, "a-detail-with"),
+        (2, "second-part"),
+    ]
+    assert "katex" in lesson.toc[1][2] and "#" not in lesson.toc[1][2]  # maths, no '#' link
+    assert [p["key"] for p in lesson.bibliography] == ["ho2020", "song2021ddim"]
+    html = (tmp_path / "out" / "01-test.html").read_text()
+    assert 'class="takeaway"' in html and "Key." in html
+    assert 'href="https://arxiv.org/abs/2006.11239"' in html
+
+
+def test_a_takeaway_with_maths_is_refused(tmp_path):
+    folder = _lesson(tmp_path, "Body.\n")
+    f = folder / "01-test.md"
+    f.write_text(f.read_text().replace("summary: One line.", "summary: One line.\ntakeaway: $x$"))
+    with pytest.raises(build.BuildError, match="plain text"):
+        build.build([folder], tmp_path / "out")
