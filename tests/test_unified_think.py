@@ -72,3 +72,37 @@ def test_split_covers_every_pair_once():
     both = np.concatenate([s.trained, s.held_out])
     assert len(both) == 100 and len({tuple(p) for p in both.tolist()}) == 100
     assert len(s.held_out) == 30
+
+
+def test_scoring_reads_the_trace_and_the_drawing(v):
+    from generative.unified.decode import Generation
+    from generative.unified.think_eval import drawn_values, trace_answers
+
+    docs = think_corpus(v, split_pairs(9, 0.5), "counterfactual", 60, 0.5, seed=3, kinds=(2,))
+    gen = Generation(docs.tokens, (docs.tokens != v.PAD).sum(1), 0)
+    drawn, said = drawn_values(gen, v), trace_answers(gen, v)
+    for i, row in enumerate(rows_of(docs, v)):
+        words = v.decode_text(row).split()
+        assert said[i] == int(words[words.index("THINK") + 5]) == drawn[i]
+
+
+def test_think_plumbing_trains_and_scores(v):
+    from generative.unified.think_eval import (
+        score_composite,
+        score_forced,
+        score_rewrite,
+        train_think,
+    )
+    from generative.unified.train import UnifiedTrainConfig
+
+    split = split_pairs(9, 0.5)
+    cfg = UnifiedTrainConfig(steps=3, batch_size=8, hidden=32, depth=1, heads=2)
+    model, state = train_think(cfg, split, "think")
+    assert state["step"] == 3
+    pairs = split.held_out[:4]
+    for r in (
+        score_composite(model, v, pairs, "think"),
+        score_forced(model, v, pairs),
+        score_rewrite(model, model, v, pairs),
+    ):
+        assert r["n"] == 4 and all(0.0 <= x <= 1.0 for k, x in r.items() if k != "n")

@@ -65,6 +65,13 @@ class Documents:
         start = self.boi[:, None] + 1
         return (pos >= start) & (pos < start + self.image_len) & (self.boi[:, None] >= 0)
 
+    def take(self, rows) -> Documents:
+        """The given rows (an index or a slice: a process's shard of the batch)."""
+        nl = None if self.no_loss is None else self.no_loss[rows]
+        return Documents(
+            self.tokens[rows], self.direction[rows], self.boi[rows], self.image_len, nl
+        )
+
 
 def pad_rows(rows: list[list[int]], pad: int, length: int | None = None) -> torch.Tensor:
     """Right-pad lists of ids to one length: LongTensor (N, L)."""

@@ -83,10 +83,12 @@ def think_corpus(
     n: int,
     p_counterfactual: float = 0.3,
     seed: int = 0,
+    kinds: tuple = (0, 1, 2),
 ) -> Documents:
-    """n documents, a third of each kind, glyph images at random jitter."""
+    """n documents of the given kinds (0 arithmetic, 1 drawing, 2 composite) in equal shares,
+    glyph images at random jitter."""
     rng = np.random.default_rng(seed)
-    kinds = rng.integers(0, 3, n)  # 0 arithmetic, 1 drawing, 2 composite
+    kinds = rng.choice(np.asarray(kinds), n)
     ab = np.concatenate([split.trained, split.held_out])
     rows, boi, no_loss = [], [], []
     values = np.zeros(n, np.int64)

@@ -63,19 +63,27 @@ def make_corpus(v: Vocab, data: str, n: int, seed: int) -> Corpus:
     return Corpus(ids, codes, max(map(len, ids)) + codes.shape[1] + 4)  # + BOS BOI EOI EOS
 
 
-def document_loss(cfg: UnifiedTrainConfig, v: Vocab, corpus: Corpus):
-    """loss_fn(net, streams) for the loop: a fresh batch of documents in both directions."""
+def shapes_sampler(cfg: UnifiedTrainConfig, v: Vocab, corpus: Corpus):
+    """sample(generator, batch) -> Documents: scenes of the corpus, each in a fresh direction."""
+
+    def sample(g, batch):
+        idx = torch.randint(len(corpus.captions), (batch,), generator=g)
+        u = torch.rand(2, batch, generator=g).numpy()
+        dirs = np.where(u[0] < cfg.p_t2i, T2I, 1 - T2I)
+        caps = [corpus.captions[i] for i in idx]
+        return make_documents(v, caps, corpus.codes[idx], dirs, u[1] < cfg.p_drop)
+
+    return sample
+
+
+def document_loss(cfg: UnifiedTrainConfig, v: Vocab, sample):
+    """loss_fn(net, streams) for the loop: this process's shard of a fresh batch of documents,
+    under the mode's loss."""
     if cfg.mode not in MODES:
         raise unknown_choice("unified mode", cfg.mode, MODES)
 
     def loss_fn(net, streams):
-        g = streams.gen
-        idx = torch.randint(len(corpus.captions), (cfg.batch_size,), generator=g)[streams.shard]
-        u = torch.rand(2, len(idx), generator=g).numpy()
-        dirs = np.where(u[0] < cfg.p_t2i, T2I, 1 - T2I)
-        docs = make_documents(
-            v, [corpus.captions[i] for i in idx], corpus.codes[idx], dirs, u[1] < cfg.p_drop
-        )
+        docs = sample(streams.gen, cfg.batch_size).take(streams.shard)
         if cfg.mode == "chameleon":
             return chameleon_loss(net, docs, v.PAD)
         return showo_loss(net, docs, v.PAD, v.MASK, generator=streams.noise)
@@ -87,10 +95,17 @@ def build_model(v: Vocab, cfg: UnifiedTrainConfig, max_len: int) -> UnifiedTrans
     return UnifiedTransformer(UnifiedConfig(v.size, max_len, cfg.hidden, cfg.depth, cfg.heads))
 
 
-def train_unified(cfg: UnifiedTrainConfig, out_dir=None, progress: bool = False):
-    """(model, state, corpus): the trained network in eval mode and the loop's record."""
-    v = Vocab()
-    corpus = make_corpus(v, cfg.data, cfg.n_train, cfg.seed)
+def fit_documents(
+    cfg: UnifiedTrainConfig,
+    v: Vocab,
+    max_len: int,
+    sample,
+    out_dir=None,
+    progress: bool = False,
+    meta=None,
+):
+    """Train a fresh model on sample(generator, batch) -> Documents with the one loop:
+    (model in eval mode, the loop's state)."""
     lc = LoopConfig(
         steps=cfg.steps,
         lr=cfg.lr,
@@ -103,14 +118,17 @@ def train_unified(cfg: UnifiedTrainConfig, out_dir=None, progress: bool = False)
         desc=f"unified {cfg.mode}",
     )
     d = start(lc)  # seeds the initialization
-    model = build_model(v, cfg, corpus.max_len)
-    fitted = fit(
-        lc,
-        d,
-        model,
-        document_loss(cfg, v, corpus),
-        out_dir,
-        progress=progress,
-        meta={"unified": asdict(cfg)},
-    )
-    return fitted.model.eval(), fitted.state, corpus
+    model = build_model(v, cfg, max_len)
+    loss_fn = document_loss(cfg, v, sample)
+    fitted = fit(lc, d, model, loss_fn, out_dir, progress=progress, meta=meta)
+    return fitted.model.eval(), fitted.state
+
+
+def train_unified(cfg: UnifiedTrainConfig, out_dir=None, progress: bool = False):
+    """(model, state, corpus): the trained network in eval mode and the loop's record."""
+    v = Vocab()
+    corpus = make_corpus(v, cfg.data, cfg.n_train, cfg.seed)
+    sample = shapes_sampler(cfg, v, corpus)
+    meta = {"unified": asdict(cfg)}
+    model, state = fit_documents(cfg, v, corpus.max_len, sample, out_dir, progress, meta)
+    return model, state, corpus
