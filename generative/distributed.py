@@ -1,7 +1,7 @@
 """Devices and data-parallel training under torchrun (one process per device).
 
 `torchrun --nproc_per_node=N -m generative.cli train ...` sets RANK, WORLD_SIZE and LOCAL_RANK;
-train.py then joins a process group (gloo on CPU, nccl on CUDA) and wraps the model in
+the training loop (loop.py) joins a process group (gloo on CPU, nccl on CUDA) and wraps the model in
 DistributedDataParallel. Without those variables everything here is a no-op (world size 1).
 
 How the work is split: every rank draws the *global* batch indices and label dropout from the
@@ -70,6 +70,18 @@ def setup(device: str) -> Dist:
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return Dist(rank, world, local_rank, dev)
+
+
+def wrap_ddp(model: torch.nn.Module, d: Dist) -> torch.nn.Module:
+    """DDP averages gradients over ranks and broadcasts rank 0's weights at the start; alone,
+    the model itself."""
+    if not d.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    return DistributedDataParallel(
+        model, device_ids=[d.device] if d.device.type == "cuda" else None
+    )
 
 
 def mean_over_ranks(x: torch.Tensor, d: Dist) -> torch.Tensor:

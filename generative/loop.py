@@ -1,13 +1,8 @@
-"""The one training loop. Every trainer (denoisers, token generators, tokenizers, the judge) is a
-small config plus a loss function handed to `fit`.
-
-For all of them: AdamW with one warm-up + cosine schedule, optional gradient clipping, EMA
-weights, a guard that stops on a non-finite or exploding loss and keeps only a checkpoint saved
-before it, checkpoints that resume bit for bit (weights, optimizer, every RNG), the device and
-DDP under torchrun (distributed.py), a progress bar (plain log lines when the output is not a
-terminal), a lock on the run folder, Ctrl-C / SIGTERM -> a checkpoint, then Interrupted (the
-command line exits 130), and the loss curve as loss.png in the run folder.
-"""
+"""The one training loop: every trainer (denoisers, token generators, tokenizers, the judge) is a
+small config plus a loss function handed to `fit`. AdamW, one warm-up + cosine schedule, optional
+clipping, EMA, a guard against non-finite or exploding losses (only checkpoints from before are
+kept), bit-exact resume, devices and torchrun's DDP, a progress bar (plain lines in log files), a
+run-folder lock, Ctrl-C / SIGTERM -> checkpoint then Interrupted (exit 130), and loss.png."""
 
 from __future__ import annotations
 
@@ -27,7 +22,7 @@ from tqdm import tqdm
 
 from generative import checkpoint as ck
 from generative.checkpoint import refuse_existing, resume_config  # noqa: F401  (for trainers)
-from generative.distributed import Dist, gather_states, mean_over_ranks, setup, teardown
+from generative.distributed import Dist, gather_states, mean_over_ranks, setup, teardown, wrap_ddp
 from generative.errors import UserError
 
 
@@ -58,15 +53,13 @@ BAR = dict(mininterval=0.5, dynamic_ncols=True)
 
 
 class Diverged(UserError):
-    """The loss (or the gradient) stopped being finite, or the loss exploded."""
+    """The loss or the gradient stopped being finite, or the loss exploded."""
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM: a checkpoint was saved after the current step (the message says
-    where); the command line exits with code 130."""
+    """Ctrl-C or SIGTERM: saved after the step (the message says where); the CLI exits 130."""
 
 
-# region: schedule
 def lr_at(step: int, steps: int, lr: float, warmup: int = 0) -> float:
     """Linear warm-up over `warmup` steps, times a cosine decay from lr to 0 over the run."""
     warm = min(1.0, (step + 1) / warmup) if warmup else 1.0
@@ -79,9 +72,6 @@ def ema_update(ema_params: list, params: list, decay: float, step: int):
     d = min(decay, (1 + step) / (10 + step))
     with torch.no_grad():  # one fused call: a Python loop over tensors costs ~10% a step
         torch._foreach_lerp_(ema_params, params, 1 - d)
-
-
-# endregion
 
 
 def start(lc: LoopConfig) -> Dist:
@@ -165,21 +155,14 @@ class _Loop:
         self.model = model.to(d.device)
         self.ema = copy.deepcopy(self.model).requires_grad_(False) if lc.ema_decay else None
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.ema_pairs = (
-            (list(self.ema.parameters()), list(self.model.parameters())) if self.ema else None
-        )
+        self.ema_pairs = self.ema and (list(self.ema.parameters()), list(model.parameters()))
         self.opt = torch.optim.AdamW(self.params, lr=lc.lr, weight_decay=lc.weight_decay)
         gen = torch.Generator().manual_seed(lc.seed)
-        noise = gen  # one process keeps one stream (as before torchrun existed)
-        if d.active:
-            noise = torch.Generator().manual_seed(lc.seed + 7919 * (d.rank + 1))
+        # times and noise: one process keeps one stream (as before torchrun existed)
+        noise = torch.Generator().manual_seed(lc.seed + 7919 * (d.rank + 1)) if d.active else gen
         per = lc.batch_size // d.world
         self.streams = Streams(gen, noise, slice(d.rank * per, (d.rank + 1) * per), d.device)
-        self.net = model
-        if d.active:  # averages gradients over ranks; broadcasts rank 0's weights at the start
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            self.net = DDP(model, device_ids=[d.device] if d.device.type == "cuda" else None)
+        self.net = wrap_ddp(model, d)
         self.state = {"step": 0, "losses": [], "wall_s": 0.0, "cpu_s": 0.0, "running": []}
         self.saved, self.last, self.stop = None, math.nan, False  # saved: (step, loss) on disk
         self.guard, self.printed = Guard(lc.explode), -math.inf
@@ -241,11 +224,10 @@ class _Loop:
 
     def diverged(self, step: int, problem: str):
         s, loss = self.saved or (None, None)
-        kept = (
-            f"The last good checkpoint (step {s}) is kept in {self.out_dir} (its loss: {loss:.4g})"
-            if self.saved and self.out_dir is not None
-            else "No checkpoint had been written yet"
-        )
+        kept = "No checkpoint had been written yet"
+        if self.saved and self.out_dir is not None:
+            kept = f"The last good checkpoint (step {s}) is kept in {self.out_dir}"
+            kept += f" (its loss: {loss:.4g})"
         raise Diverged(
             f"{problem} at step {step}; stopped. {kept}. Try a lower --lr (now {self.lc.lr:g})"
             f"{self.lc.advice}."
@@ -295,8 +277,7 @@ class _Loop:
         )
 
     @contextlib.contextmanager
-    def signals(self):
-        """SIGINT/SIGTERM ask for a stop after this step; a second Ctrl-C stops at once."""
+    def signals(self):  # SIGINT/SIGTERM: stop after this step; a second Ctrl-C stops at once
 
         def handler(signum, frame):
             if self.stop:
