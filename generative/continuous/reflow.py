@@ -19,11 +19,26 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from generative.checkpoint import read_json, write_json
+from generative.config import option
 from generative.continuous.flow_matching import cfm_loss, make_path
-from generative.continuous.sampling import sample
+from generative.continuous.sampling import ODE_SOLVERS, sample
 from generative.errors import UserError
 
 PAIRS_FILE, INFO_FILE = "pairs.safetensors", "reflow.json"
+
+
+@dataclass
+class ReflowConfig:
+    """reflow()'s settings, as the command line's flags (`generative reflow RUN --out DIR`)."""
+
+    n_pairs: int = option(20000, "(noise, sample) pairs drawn from the teacher", ge=1)
+    sampler: str = option(
+        "rk4", "the teacher's sampler (a DDPM teacher: also ddim)", choices=ODE_SOLVERS + ("ddim",)
+    )
+    steps: int = option(4, "the teacher sampler's steps", ge=1)
+    seed: int = option(0, "seeds the pairs' noise", ge=0)
+    train_steps: int = option(0, "training steps", ge=1, auto=0, auto_text="the teacher's")
+    lr: float = option(0.0, "peak learning rate", gt=0, auto=0.0, auto_text="the teacher's")
 
 
 @dataclass
