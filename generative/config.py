@@ -125,7 +125,9 @@ def check_value(cls, name: str, value):
             f"{label} '{value}': unknown; valid choices: {', '.join(map(str, choices))}"
         )
     if kind in (int, float) and not in_range(value, meta):
-        raise UserError(f"{label} {value}: must be {range_text(meta)} ({meta.get('help', name)})")
+        raise UserError(
+            f"{label} {show(value)}: must be {range_text(meta)} ({meta.get('help', name)})"
+        )
 
 
 def check(cfg):
