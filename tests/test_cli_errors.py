@@ -399,3 +399,15 @@ def test_readme_train_commands_pass_the_flag_checks(capsys, monkeypatch, tmp_pat
         assert code == 0, (line, err)
         checked += 1
     assert checked >= 6
+
+
+def test_ctrl_c_before_any_checkpoint_says_so(capsys, monkeypatch, tmp_path):
+    """Ctrl-C with nothing saved yet: exit 130 and no claim that a checkpoint is kept."""
+    from generative.cli import quick_check
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(quick_check, "train_points", interrupted)
+    code, _, err = call(capsys, ["train", "--steps", "5", "--out", tmp_path / "r"])
+    assert code == 130 and "no checkpoint had been written" in err and "Traceback" not in err

@@ -155,19 +155,16 @@ def cmd_train(a: argparse.Namespace):
         if isinstance(cfg, DiscreteConfig):
             return quick_check.train_tokens(cfg, out, a.resume, a.no_eval)
         return quick_check.train_points(cfg, out, a.resume, a.no_eval)
-    except KeyboardInterrupt:
-        raise Interrupted(out) from None
+    except KeyboardInterrupt as exc:
+        if str(exc):  # the loop says where it saved
+            raise
+        raise KeyboardInterrupt(resume_hint(out)) from None
 
 
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training: says truthfully whether a checkpoint is there to resume."""
-
-    def __init__(self, out: Path):
-        state = out / "state.json"
-        if state.exists():
-            step = json.loads(state.read_text()).get("step")
-            msg = f"the checkpoint at step {step} is kept; continue with: generative train "
-            msg += f"--resume --out {out}"
-        else:
-            msg = f"no checkpoint had been written to {out} yet; nothing to resume"
-        super().__init__(msg)
+def resume_hint(out: Path) -> str:
+    """What Ctrl-C left behind, truthfully: a checkpoint to resume from, or none."""
+    state = out / "state.json"
+    if not state.exists():
+        return f"no checkpoint had been written to {out} yet; nothing to resume"
+    step = json.loads(state.read_text()).get("step")
+    return f"the checkpoint at step {step} is kept; continue: generative train --resume --out {out}"
