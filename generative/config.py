@@ -96,7 +96,9 @@ def show(value) -> str:
         return "on" if value else "off"
     if isinstance(value, (tuple, list)):
         return ",".join(map(str, value))
-    return "none" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    if value is None or value == "":
+        return "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def check_value(cls, name: str, value):
