@@ -20,11 +20,11 @@ N_CLASSES = 16  # shape x colour
 
 @cache
 def _clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:
-    from generative.discrete.data.checker import clean_scenes
-    from generative.discrete.data.patch_tokenizer import PatchTokenizer
+    from generative.discrete.data.registry import get_dataset
 
-    images, labels = clean_scenes()
-    return PatchTokenizer().encode(images), torch.from_numpy(4 * labels[:, 0] + labels[:, 1])
+    shapes = get_dataset("shapes")
+    scenes = shapes.scenes()  # the enumeration the exact oracle uses too
+    return shapes.tokenizer().encode(scenes.images), torch.from_numpy(scenes.classes)
 
 
 def clean_tokens() -> tuple[torch.Tensor, torch.Tensor]:

@@ -81,17 +81,21 @@ QUICK = DBudget(
 
 BUDGETS = {d.name: d for d in (CPU15, PROTOTYPE, SESSION)}
 BUDGET_ENV = "GENERATIVE_PARTB_BUDGET"
+SEEDS_ENV = "GENERATIVE_PARTB_SEEDS"  # how many of the budget's training seeds to use
 
 
 def budget(b) -> DBudget:
     """The Part B budget for the lab's Budget b: quick, or the one GENERATIVE_PARTB_BUDGET names
-    (default cpu15)."""
+    (default cpu15), with its first GENERATIVE_PARTB_SEEDS training seeds (default all); the
+    result JSON records the seeds used."""
     if b.quick:
         return QUICK
     name = os.environ.get(BUDGET_ENV, "cpu15")
     if name not in BUDGETS:
         raise SystemExit(f"{BUDGET_ENV}={name}: choose one of {', '.join(BUDGETS)}")
-    return BUDGETS[name]
+    db = BUDGETS[name]
+    k = int(os.environ.get(SEEDS_ENV, len(db.seeds)))
+    return dataclasses.replace(db, seeds=db.seeds[: max(1, k)])
 
 
 def run_path(cfg: DiscreteConfig, budget_name: str) -> Path:
@@ -111,19 +115,44 @@ def _train_one(job):
     return path
 
 
+PARTIAL_ENV = "GENERATIVE_PARTB_PARTIAL"  # 1: score unfinished runs at their latest snapshot
+
+
 def ensure_runs(db: DBudget, cfgs: list[DiscreteConfig]) -> list[Path]:
-    """Train every config not cached yet (two at a time); returns their run folders."""
+    """Train every config not cached yet (two at a time); returns their run folders. With
+    GENERATIVE_PARTB_PARTIAL=1 a run still training (snapshots, no state.json) is left alone
+    and scored at its latest snapshot; each result records the step it was scored at."""
     paths = [run_path(c, db.name) for c in cfgs]
-    todo = [(c, p) for c, p in zip(cfgs, paths, strict=True) if not (p / "state.json").exists()]
+    partial = os.environ.get(PARTIAL_ENV) == "1"
+    todo = [
+        (c, p)
+        for c, p in zip(cfgs, paths, strict=True)
+        if not (p / "state.json").exists() and not (partial and latest_snapshot(p))
+    ]
     if todo:
         print(f"  training {len(todo)} discrete run(s) ...", flush=True)
         pmap(_train_one, todo)
     return paths
 
 
+def latest_snapshot(path: Path) -> int | None:
+    """The last snapshot step of a run folder, or None."""
+    steps = [int(f.name[4:].split(".")[0]) for f in (path / "snapshots").glob("ema-*.safetensors")]
+    return max(steps, default=None)
+
+
 def main_runs(db: DBudget) -> dict:
-    """The class-conditional shapes runs most experiments share: (method, seed) -> folder."""
-    cfgs = {(m, s): db.cfg(m, s) for m in ("maskgit", "ar") for s in db.seeds}
+    """The class-conditional shapes runs most experiments share: (method, seed) -> folder.
+    MaskGIT here is trained with the paper's cosine mask schedule (named, so that the cache
+    entry does not move when the package's default does)."""
+    cfgs = {("maskgit", s): db.cfg("maskgit", s, schedule="cosine") for s in db.seeds}
+    cfgs |= {("ar", s): db.cfg("ar", s) for s in db.seeds}
+    return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
+
+
+def ar_runs(db: DBudget, cond: str = "class") -> dict:
+    """The autoregressive baseline alone: ("ar", seed) -> folder."""
+    cfgs = {("ar", s): db.cfg("ar", s, cond=cond) for s in db.seeds}
     return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
 
 
@@ -134,6 +163,30 @@ def linear_trained_runs(db: DBudget) -> dict:
     return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
 
 
+def load_run(where, snapshot: int | None = None):
+    """A cached run (no training data), at its final weights or, while it is still training,
+    at its latest snapshot."""
+    from generative.discrete.train_tokens import load_discrete_run
+
+    if snapshot is None and not (Path(where) / "state.json").exists():
+        snapshot = latest_snapshot(Path(where))
+    return load_discrete_run(where, snapshot=snapshot, data=False)
+
+
+ORACLE = "oracle:"  # a job's run "oracle:<cond>" decodes the exact posterior of shapes
+
+
+def oracle_run(cond: str):
+    """A stand-in run whose sampler is the exact oracle of class- or caption-conditioned
+    shapes (generate(oracle=True) reads only cfg.method and data from it)."""
+    from types import SimpleNamespace
+
+    from generative.discrete.data.token_data import load_token_data
+
+    data = load_token_data("shapes", cond, n_train=1, n_test=1)
+    return SimpleNamespace(cfg=SimpleNamespace(method="maskgit"), net=None, data=data, state={})
+
+
 # region: score-job
 def score(job) -> dict:
     """Sample a cached run and score it. job: run, n, and generate()'s keyword arguments
@@ -141,16 +194,21 @@ def score(job) -> dict:
     import torch
 
     from generative.discrete.generate import generate, score_samples
-    from generative.discrete.train_tokens import load_discrete_run
 
     torch.set_num_threads(1)
     job = dict(job)
-    run = load_discrete_run(job.pop("run"), snapshot=job.pop("snapshot", None), data=False)
+    where = job.pop("run")
+    if str(where).startswith(ORACLE):
+        run = oracle_run(str(where)[len(ORACLE) :])
+        job["oracle"] = True
+    else:
+        run = load_run(where, job.pop("snapshot", None))
     n = job.pop("n")
     cond, labels = run.data.prompts(n, job.get("seed", 0))
     s = generate(run, n, cond=cond, **job)
     out = score_samples(run, s, labels)
     out["train_s"] = run.state.get("wall_s")
+    out["trained_steps"] = run.state.get("step")
     return out
 
 
@@ -199,16 +257,37 @@ def arms_summary(scores: dict, seeds) -> dict:
             "validity_by_seed": [r["validity"] for r in rs],
             "cond_accuracy_median": median([r.get("cond_accuracy", np.nan) for r in rs]),
             "nfe": rs[0]["nfe"],
+            "nfe_mean_median": median([r.get("nfe_mean", r["nfe"]) for r in rs]),
             "wall_s_median": median([r["wall_s"] for r in rs]),
+            "trained_steps_by_seed": [r.get("trained_steps") for r in rs],
         }
     return out
 
 
-def score_arms(arms: dict, runs: dict, db: DBudget) -> dict:
-    """arms: label -> (method, generate() kwargs); scores each arm on every seed's run."""
-    keys = [(label, s) for label in arms for s in db.seeds]
+def score_arms(arms: dict, runs: dict, db: DBudget, n: int | None = None) -> dict:
+    """arms: label -> (method, generate() kwargs); scores each arm on every seed's run. A method
+    "oracle:<cond>" scores the exact oracle once (it has no training seeds)."""
+    keys = [(label, s) for label in arms for s in _seeds(arms[label][0], db)]
     jobs = [
-        {"run": runs[(arms[label][0], s)], "n": db.n_samples, "seed": 0, **arms[label][1]}
+        {
+            "run": _where(arms[label][0], s, runs),
+            "n": n or db.n_samples,
+            "seed": 0,
+            **arms[label][1],
+        }  # fmt: skip
         for label, s in keys
     ]
-    return arms_summary(dict(zip(keys, pmap(score, jobs), strict=True)), db.seeds)
+    scores = dict(zip(keys, pmap(score, jobs), strict=True))
+    out = {}
+    for label in arms:
+        seeds = _seeds(arms[label][0], db)
+        out |= arms_summary({k: v for k, v in scores.items() if k[0] == label}, seeds)
+    return out
+
+
+def _seeds(method: str, db: DBudget) -> tuple:
+    return (0,) if method.startswith(ORACLE) else db.seeds
+
+
+def _where(method: str, seed: int, runs: dict):
+    return method if method.startswith(ORACLE) else runs[(method, seed)]
