@@ -332,14 +332,35 @@ def figure_path(b: Budget, name: str) -> Path:
 def summarize(
     results: list[dict], keys=("ratio", "w2", "floor", "off_data", "train_s"), by_seed=("ratio",)
 ) -> dict:
-    """Medians over training seeds of one arm's scores, with some per-seed values kept."""
+    """Medians over training seeds of one arm's scores, with some per-seed values kept; beside
+    W2, the divergence D with a perfect sampler's band, the toy diagnostics and their flags, and
+    D per training seed and evaluation seed (for paired comparisons between arms)."""
     out = {f"{k}_median": median([r[k] for r in results]) for k in keys}
     out.update({f"{k}_by_seed": [r[k] for r in results] for k in by_seed})
     if "nfe" in results[0]:
         out["nfe"] = results[0]["nfe"]
     if results[0].get("mode_mass"):
         out["mode_mass_median"] = np.median([r["mode_mass"] for r in results], axis=0).tolist()
+    if results[0].get("divergence_band"):
+        out["divergence_median"] = median([r["divergence"] for r in results])
+        out["divergence_band"] = results[0]["divergence_band"]  # a perfect sampler's median
+        out["divergence_seeds"] = [r["divergence_by_seed"] for r in results]
+        out["flags_by_seed"] = [r["flags"] for r in results]
+    if results[0].get("diagnostics"):
+        for k in ("residual_rms", "far_share", "along_ks"):
+            out[f"{k}_median"] = median([r["diagnostics"][k] for r in results])
+        out["noise"] = results[0]["diagnostics"]["noise"]
     return out
+
+
+def paired(a: dict, b: dict, names=("a", "b"), key: str = "divergence_seeds") -> dict:
+    """Two arms' summaries (same training and evaluation seeds) compared on D: the mean paired
+    difference a - b with its 95% interval, p-value and verdict ("within noise" when the
+    interval includes zero)."""
+    from generative.continuous.uncertainty import paired_comparison
+
+    c = paired_comparison(a[key], b[key], names)
+    return {**c.to_json(), "line": c.line()}
 
 
 def compare_arms(b: Budget, arms: dict) -> tuple[dict, dict]:
@@ -368,11 +389,16 @@ def compare_arms(b: Budget, arms: dict) -> tuple[dict, dict]:
 
 
 def scatter_figure(b: Budget, name: str, first: dict, ncols: int = 3):
-    """One panel of samples (first training seed) per arm, titled with its ratio to the floor."""
+    """One panel of samples (first training seed) per arm, titled with its ratio to the floor and
+    its divergence D (a perfect sampler scores about 0)."""
     from generative.continuous.plots import grid_figure
 
     panels = [
-        {"samples": r["samples"], "title": f"{label}: {r['ratio']:.2f}x floor, {r['nfe']} NFE"}
+        {
+            "samples": r["samples"],
+            "title": f"{label}: {r['ratio']:.2f}x floor, D {r.get('divergence', np.nan):.1f}, "
+            f"{r['nfe']} NFE",
+        }
         for label, r in first.items()
     ]
     grid_figure(panels, figure_path(b, name), ncols=min(ncols, len(panels)))
