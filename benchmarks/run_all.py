@@ -74,6 +74,20 @@ def write_index():
             f"| [{name}](results/{name}.json) | {r['claim']} | {r['measured']} | "
             f"**{r['verdict']}** | {r['wall_s']:.0f} |"
         )
+    noise = RESULTS / "metric_noise.json"
+    if noise.exists():  # the 2D metric's own noise (benchmarks/metric_noise.py)
+        r = json.loads(noise.read_text())["result"]
+        gaps = [g for g in r["D"] if isinstance(r["D"][g], dict)]
+        rows.append(
+            "\n2D metric noise ([metric_noise](results/metric_noise.json)): a perfect sampler's "
+            "95% band over the gap to a flawed sampler (lower resolves better): "
+            + "; ".join(
+                f"{g}: W2/floor {r['w2_ratio'][g]['relative_width']:.2f}, "
+                f"D {r['D'][g]['relative_width']:.2f}"
+                for g in gaps
+            )
+            + "."
+        )
     parta = sum(walls.get(n, 0.0) for n in GROUPS["parta"])
     rows.append(f"\n`make bench` (exp01-10) last took {parta / 60:.1f} minutes of experiment time.")
     text = (ROOT / "README.head.md").read_text() + "\n" + "\n".join(rows) + "\n"

@@ -61,7 +61,7 @@ def test_mmd2_matches_brute_force():
 
 
 def iid(name, n, seed, **kw):
-    """n i.i.d. points of a toy set, from a large pool (make_moons alone places points on a grid)."""
+    """n i.i.d. points of a toy set from a large pool (make_moons alone puts points on a grid)."""
     pool = make_toy(name, 50_000, seed=seed, **kw)
     idx = np.random.default_rng(seed + 1).choice(len(pool.x), n, replace=False)
     return pool.x[idx]
@@ -136,3 +136,27 @@ def test_paired_comparison_says_within_noise_when_the_interval_includes_zero():
     assert one.units == 3 and one.verdict == "a better"
     with pytest.raises(ValueError, match="same seeds"):
         paired_comparison([1.0, 2.0], [1.0])
+
+
+def test_lab_summaries_carry_d_and_compare_arms_paired():
+    """benchmarks.lab: an arm's summary keeps D per training and evaluation seed, its band and
+    flags; lab.paired compares two arms on them (one interval per claim)."""
+    from benchmarks.lab import paired, summarize
+
+    def score(d, flags=()):
+        return {
+            "ratio": 1.0, "w2": 0.1, "floor": 0.1, "off_data": 0.0, "train_s": 1.0,
+            "divergence": float(np.median(d)), "divergence_band": [-2.0, 1.0],
+            "divergence_by_seed": list(d), "flags": list(flags),
+            "diagnostics": {
+                "residual_rms": 0.03, "far_share": 0.0, "along_ks": 0.02, "noise": 0.03
+            },
+        }  # fmt: skip
+
+    good = summarize([score([0.1 * s, 0.2, -0.1]) for s in range(3)])
+    bad = summarize([score([5.0 + 0.1 * s, 6.0, 5.5], ["too noisy: ..."]) for s in range(3)])
+    assert good["divergence_seeds"] == [[0.0, 0.2, -0.1], [0.1, 0.2, -0.1], [0.2, 0.2, -0.1]]
+    assert bad["flags_by_seed"][0] == ["too noisy: ..."] and good["residual_rms_median"] == 0.03
+    c = paired(good, bad, names=("good", "bad"))
+    assert c["verdict"] == "good better" and c["hi"] < 0 and "good better" in c["line"]
+    assert paired(good, good)["verdict"] == "within noise"
