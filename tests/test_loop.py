@@ -149,6 +149,14 @@ def test_a_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path):
     assert train(tiny(steps=5), out, progress=False).state["step"] == 5
 
 
+def test_an_out_that_is_a_file_is_refused_and_kept(tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    with pytest.raises(UserError, match="cannot write a run folder there"):
+        train(tiny(steps=5), f, progress=False)
+    assert f.read_text() == "keep me"
+
+
 def test_run_folder_has_a_loss_curve_and_logs_plain_lines(tmp_path, capsys):
     out = tmp_path / "run"
     train(tiny(steps=30), out, progress=True)  # pytest's stderr is no terminal: plain lines
