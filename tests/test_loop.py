@@ -206,6 +206,21 @@ def test_a_token_run_resumes_bit_exact(tmp_path, monkeypatch):
     assert run.state["losses"] == straight.state["losses"]
 
 
+def test_a_tokenizer_with_code_restarts_resumes_bit_exact(tmp_path, monkeypatch):
+    """EMA-VQ restarts dead codes from the global torch RNG: the checkpoint keeps that too."""
+    from generative.discrete.tokenizers.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    cfg = TokenizerConfig(quantizer="ema", K=32, steps=30, width=16, n_train=512, n_eval=100)
+    straight = train_tokenizer(cfg, tmp_path / "straight", progress=False)
+    with monkeypatch.context() as m:
+        signal_after(m, 14)
+        with pytest.raises(Interrupted):
+            train_tokenizer(cfg, tmp_path / "run", progress=False)
+    run = train_tokenizer(cfg, tmp_path / "run", progress=False, resume=True)
+    same_tensors(tmp_path / "run", tmp_path / "straight")
+    assert run.stats == straight.stats
+
+
 def test_ctrl_c_on_the_command_line_saves_and_exits_130(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "generative.cli", "train", "--steps", "100000", "--width", "32"]
