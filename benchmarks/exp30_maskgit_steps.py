@@ -66,6 +66,14 @@ def run(b):
         "caption prompts, oracle: "
         + ", ".join(f"{d} {_pct(summary[d]['oracle_caption'])}" for d in DECODERS),
     ]
+    mg_steps = numbers["trained, class | fixed T=8"]["trained_steps_by_seed"]
+    ar_steps = ar["trained_steps_by_seed"]
+    mg_total, ar_total = db.cfg("maskgit", 0).steps, db.cfg("ar", 0).steps
+    if mg_steps != [mg_total] * len(mg_steps) or ar_steps != [ar_total] * len(ar_steps):
+        parts.append(
+            f"UNFINISHED TRAINING: MaskGIT scored at step(s) {mg_steps} of {mg_total}, AR at "
+            f"{ar_steps} of {ar_total} (latest snapshots)"
+        )
     if best85:
         m = numbers[f"trained, class | {best85}"]
         parts.append(

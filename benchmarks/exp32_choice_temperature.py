@@ -51,6 +51,9 @@ def run(b):
         for T in STEPS
     ) + f"; best on the trained network over T = 8 and 16: {TEMPS[best]:g}"  # fmt: skip
     numbers["best_choice_temperature"] = TEMPS[best]
+    steps = numbers[f"trained | {ON} T=8"]["trained_steps_by_seed"]
+    if steps != [db.cfg("maskgit", 0).steps] * len(steps):
+        measured += f"; UNFINISHED TRAINING: scored at step(s) {steps} (latest snapshots)"
     verdict = (
         "holds"
         if all(g >= 0.2 for g in gaps.values())

@@ -244,6 +244,9 @@ def write(b, db: DBudget, name, claim, measured, verdict, numbers, extra: dict, 
 
     lb = dataclasses.replace(b, train_seeds=db.seeds, eval_seeds=1)
     env = "" if db.name in ("cpu15", "quick") else f"{BUDGET_ENV}={db.name} "  # the budget used
+    for var in (SEEDS_ENV, PARTIAL_ENV):  # and the other knobs, so the command reproduces it
+        if os.environ.get(var) and not b.quick:
+            env += f"{var}={os.environ[var]} "
     return write_result(lb, name, claim, measured, verdict, numbers, settings(db, **extra), t0, env)
 
 
