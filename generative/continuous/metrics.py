@@ -34,8 +34,8 @@ REFERENCE_SEED = 1_000_003  # reference draws use seeds REFERENCE_SEED + eval se
 # A folder (environment variable) where floors are kept by the content of their two point sets:
 # the claims lab sets it, since all arms of all experiments share a few floors, each an exact OT
 FLOOR_CACHE_ENV = "GENERATIVE_FLOOR_CACHE"
-ED_REF_DRAWS = 5  # the energy distance's fixed reference: 5 reference draws of n (10_000 points)
-ED_REF_SEED = 10_000  # ... with evaluation seeds ED_REF_SEED + 0..4 (never an evaluation seed)
+ED_REF_DRAWS = 2  # the divergence's fixed reference: 2 reference draws of n (4000 points)
+ED_REF_SEED = 10_000  # ... with evaluation seeds ED_REF_SEED + 0, 1 (never an evaluation seed)
 BANDWIDTH = 0.05  # the MMD's Gaussian kernel, std units: the scale of moons' noise (0.035..0.06)
 NULL_DRAWS = 60  # perfect-sampler draws behind each band (single seeds; medians by resampling)
 NULL_SEED = 100_000  # ... floor_points(NULL_SEED + j), never a floor seed
@@ -51,16 +51,23 @@ def w2(x: np.ndarray, y: np.ndarray) -> float:
 # endregion
 
 
+_KEPT: dict = {}  # in this process: a reference's null band is computed once, whatever asks
+
+
 def _kept(arrays, tag: str, compute):
-    """compute(), kept as JSON in the folder $GENERATIVE_FLOOR_CACHE (when set) by the bytes of
-    the arrays and a tag, so a kept value is only ever reused for the very same inputs."""
-    folder = os.environ.get(FLOOR_CACHE_ENV)
-    if not folder:
-        return compute()
+    """compute(), kept in this process and as JSON in the folder $GENERATIVE_FLOOR_CACHE (when
+    set) by the bytes of the arrays and a tag: a kept value is only reused for the same inputs."""
     h = hashlib.sha256(tag.encode())
     for a in arrays:
         h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
-    path = Path(folder) / f"{h.hexdigest()[:24]}.json"
+    key = h.hexdigest()[:24]
+    folder = os.environ.get(FLOOR_CACHE_ENV)
+    if key in _KEPT:
+        return _KEPT[key]
+    if not folder:
+        _KEPT[key] = compute()
+        return _KEPT[key]
+    path = Path(folder) / f"{key}.json"
     if path.exists():
         return json.loads(path.read_text())
     value = compute()

@@ -14,10 +14,11 @@ from generative.continuous.uncertainty import LEVEL, median_band
 @dataclass
 class Report2D:
     """Medians over evaluation seeds; mode_mass[i] is the share of samples nearest mode i.
-    divergence D: energy distance plus MMD to a fixed reference, each in units of a perfect
-    sampler's spread; *_band: where a perfect sampler's median lands (central LEVEL share);
-    diagnostics (toy sets): the generator's exact checks, each
-    with its band in diagnostic_bands; flags: how the samples differ from a perfect sampler's."""
+    divergence D: energy distance plus MMD to a fixed reference, each as its excess over a
+    perfect sampler's median in units of its spread (0: perfect-like); *_band: where a perfect
+    sampler's median lands (central LEVEL share); diagnostics (toy sets): the generator's exact
+    checks, each with its band in diagnostic_bands; flags: how the samples differ from a perfect
+    sampler's."""
 
     w2: float
     floor: float
@@ -91,23 +92,43 @@ def per_seed(rows: list[dict], mass0) -> dict:
     return out
 
 
+def d_scale(null: list[dict]) -> dict:
+    """name -> (median, spread) of a perfect sampler's single-seed energy distance and MMD. The
+    median is not 0: the reference is one fixed draw (the expectation is 0 over references)."""
+    return {
+        k: (float(np.median([r[k] for r in null])), float(np.std([r[k] for r in null], ddof=1)))
+        for k in ("energy", "mmd")
+    }
+
+
+# region: divergence
+def divergence(energy: float, mmd: float, scale: dict) -> float:
+    """D: both divergences as excess over a perfect sampler, in units of its spread, summed, so
+    the coarse scale (energy distance: mode split, shape) and the fine one (MMD at the noise's
+    width: too noisy, too sharp) both count."""
+    (e0, es), (m0, ms) = scale["energy"], scale["mmd"]
+    return (energy - e0) / es + (mmd - m0) / ms
+
+
+# endregion
+
+
 def with_bands(rep: Report2D, rows: list[dict], null: list[dict]) -> Report2D:
     """Fill in the divergence and diagnostics (medians over rows, one row a seed), each with the
     band of a perfect sampler's median over as many seeds, and flag what lies outside."""
     k = len(rows)
     mass0 = np.mean([r["mode_mass"] for r in null], axis=0) if "mode_mass" in null[0] else None
     ours, perfect = per_seed(rows, mass0), per_seed(null, mass0)
-    # D: each divergence in units of a perfect sampler's per-seed spread, so both scales count
-    unit = {name: np.std(perfect[name], ddof=1) for name in ("energy", "mmd")}
+    scale = d_scale(null)
     for d in (ours, perfect):
         d["divergence"] = [
-            e / unit["energy"] + m / unit["mmd"] for e, m in zip(d["energy"], d["mmd"], strict=True)
+            divergence(e, m, scale) for e, m in zip(d["energy"], d["mmd"], strict=True)
         ]
     for name in ("divergence", "energy", "mmd"):
         setattr(rep, name, float(np.median(ours[name])))
         setattr(rep, f"{name}_band", median_band(perfect[name], k, LEVEL))
     rep.divergence_by_seed = ours.pop("divergence")
-    meds = {name: float(np.median(v)) for name, v in ours.items() if name not in unit}
+    meds = {name: float(np.median(v)) for name, v in ours.items() if name not in ("energy", "mmd")}
     if not meds:
         return rep
     bands = {name: median_band(perfect[name], k, FLAG_LEVEL) for name in meds}
