@@ -3,9 +3,11 @@ the base flow matching run, OT-CFM (ours and torchcfm's), reflow, a consistency-
 and DDPM with DDIM; with each one's training CPU (pair generation and teachers included) and the
 straightness of its trajectories (mean squared deviation from the chord, euler x64).
 
-Every FM-type arm is sampled by Euler at k steps (k NFE); the distilled student by multistep
-consistency sampling (jump, re-noise, jump; one step is one Euler step); DDPM by DDIM at k
-steps. Standalone: one training seed (CPU is scarce here), the protocol's 5 evaluation seeds:
+Every FM-type arm is sampled by Euler at k steps (k NFE), the distilled student too (one step is
+one consistency jump; k steps follow its teacher's straight chords); the same student is also
+scored by multistep consistency sampling (jump, re-noise, jump), whose re-noising assumes the
+teacher's marginals are plain FM's p_t, which a reflow teacher's are not. DDPM: DDIM at k steps.
+Standalone: one training seed (CPU is scarce here), the protocol's 5 evaluation seeds:
     nice -n 10 python -m benchmarks.exp14_few_step [--quick] [--seeds N]
 """
 
@@ -39,13 +41,16 @@ CLAIM = (
 )
 NFES = (1, 2, 4, 8)
 PAIRS = {"n_pairs": 20000, "sampler": "rk4", "steps": 4}  # the base run's default sampler
-REFLOW = {"train_steps": 0, "lr": 0.0}  # 0: the base run's own budget, started from its weights
+# fine-tunes the base run (its weights start it); at the base run's lr (2e-3) the loop's
+# explosion guard stopped it: single batches of reflow's tiny loss jump past 10x its median
+REFLOW = {"train_steps": 1500, "lr": 1e-3}
 DISTILL = {"N": 8, "solver": "euler", "train_steps": 1000, "lr": 2e-4}  # teacher: the reflow run
 QUICK_SIZES = {"n_pairs": 400, "train_steps": 40}
-SAMPLER = {"DDPM + DDIM": "ddim", "reflow + CD": "consistency"}  # the rest: euler x NFE
+RENOISED = "reflow + CD, re-noised"  # the same student, by the consistency sampler
+SAMPLER = {"DDPM + DDIM": "ddim", RENOISED: "consistency"}  # the rest: euler x NFE
 TARGETS = {1: 1.5, 2: 1.25}  # NFE -> ratio to the floor
 CPU_TARGET = 3.0  # x the base run's training CPU
-ARMS = ("base FM", "OT-CFM", "reflow", "reflow + CD", "torchcfm OT-CFM", "DDPM + DDIM")
+ARMS = ("base FM", "OT-CFM", "reflow", "reflow + CD", RENOISED, "torchcfm OT-CFM", "DDPM + DDIM")
 
 
 def _key(*parts) -> str:
@@ -137,6 +142,7 @@ def _train_all(b, seed: int) -> tuple[dict, dict]:
         "OT-CFM": ot_run,
         "reflow": refl,
         "reflow + CD": student,
+        RENOISED: student,
         "DDPM + DDIM": ddpm,
     }
     cpu = {
@@ -144,6 +150,7 @@ def _train_all(b, seed: int) -> tuple[dict, dict]:
         "OT-CFM": _cpu(ot_run),
         "reflow": _cpu(base) + pair_cpu + _cpu(refl),
         "reflow + CD": _cpu(base) + pair_cpu + _cpu(refl) + _cpu(student),
+        RENOISED: _cpu(base) + pair_cpu + _cpu(refl) + _cpu(student),
         "DDPM + DDIM": _cpu(ddpm),
         "pairs": pair_cpu,
     }
@@ -183,15 +190,15 @@ def run(b):
     straight = dict(zip(st_keys, pmap(_straightness, runs), strict=True))
     numbers = _numbers(b, arms, per_seed, scores, straight)
     _figure(b, arms, numbers, scores)
-    measured, verdict = _verdict(numbers)
+    measured, verdict = _verdict(numbers, len(b.train_seeds))
     settings = {
         "data": "moons",
         "model": "mlp",
         "pairs": PAIRS,
         "reflow": REFLOW,
         "distill": {**DISTILL, "teacher": "the reflow run", "method": "consistency distillation"},
-        "samplers": "FM arms: euler x NFE; the CD student: multistep consistency sampling "
-        "(1 NFE: one Euler step); DDPM: DDIM (eta 0) x NFE",
+        "samplers": "FM arms and the CD student: euler x NFE; the same student re-noised: "
+        "multistep consistency sampling (1 NFE: one Euler step); DDPM: DDIM (eta 0) x NFE",
         "straightness": "chord deviation of 2000 trajectories, euler x64, seed 0",
         "cpu": "process CPU seconds of training, teachers and pair generation included",
         "torchcfm": "included" if "torchcfm OT-CFM" in arms else "skipped: torchcfm not installed",
@@ -227,9 +234,17 @@ def _numbers(b, arms, per_seed, scores, straight) -> dict:
     return out
 
 
-def _verdict(numbers) -> tuple[str, str]:
+def _verdict(numbers, seeds: int) -> tuple[str, str]:
     parts, best_ok = [], False
-    for a in ("reflow", "reflow + CD", "OT-CFM", "torchcfm OT-CFM", "base FM", "DDPM + DDIM"):
+    for a in (
+        "reflow",
+        "reflow + CD",
+        RENOISED,
+        "OT-CFM",
+        "torchcfm OT-CFM",
+        "base FM",
+        "DDPM + DDIM",
+    ):
         if a not in numbers:
             continue
         n = numbers[a]
@@ -238,9 +253,10 @@ def _verdict(numbers) -> tuple[str, str]:
         best_ok |= ok and a in ("reflow", "reflow + CD")
         parts.append(
             f"{a}: 1 NFE {r1:.2f}x, 2 NFE {r2:.2f}x, 8 NFE {n['ratio']['8']:.2f}x floor, "
-            f"straightness {n['straightness']:.3f}, CPU {n['cpu_vs_base']:.2f}x base"
+            f"straightness {n['straightness']:.1e}, CPU {n['cpu_vs_base']:.2f}x base"
         )
-    return "; ".join(parts), "holds" if best_ok else "does not hold"
+    verdict = "holds" if seeds >= 3 else "holds with caveat"  # the issue asks 3 training seeds
+    return "; ".join(parts), verdict if best_ok else "does not hold"
 
 
 def _figure(b, arms, numbers, scores):
