@@ -172,8 +172,11 @@ class RunLock:
         self.dir, self.fd = Path(run_dir), None
 
     def __enter__(self):
-        import fcntl
-
+        try:
+            import fcntl
+        except ImportError:  # Windows: no flock; the folder is not locked there
+            self.dir.mkdir(parents=True, exist_ok=True)
+            return self
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
@@ -193,6 +196,8 @@ class RunLock:
         return self
 
     def __exit__(self, *exc):
+        if self.fd is None:
+            return False
         os.ftruncate(self.fd, 0)  # unlocked and empty: no stale pid left behind
         os.close(self.fd)  # closing releases the flock
         return False
