@@ -293,7 +293,13 @@ def score_cached(job) -> dict:
     samples every time (fixed seeds), so a re-run of an experiment reuses them."""
     if not str(job["run"]).startswith(ORACLE):
         return score(job)
-    key = hashlib.sha256(json.dumps(job, sort_keys=True).encode()).hexdigest()[:16]
+    import inspect
+
+    from generative.discrete.generate import generate
+
+    defaults = {k: repr(p.default) for k, p in inspect.signature(generate).parameters.items()}
+    blob = json.dumps([job, defaults], sort_keys=True)  # a changed default is a new entry
+    key = hashlib.sha256(blob.encode()).hexdigest()[:16]
     path = CACHE / "oracle-scores" / f"{key}.json"
     if path.exists():
         return json.loads(path.read_text())

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from generative.discrete.decoders import CHOICE_TEMPERATURE
 from generative.errors import UserError, unknown_choice
 
 SAMPLERS = {
@@ -38,7 +39,7 @@ def generate(
     sampler: str | None = None,
     schedule: str = "cosine",
     temperature: float = 1.0,
-    choice_temperature: float = 4.5,
+    choice_temperature: float = CHOICE_TEMPERATURE,  # measured in exp32
     kv_cache: bool = True,
     seed: int = 0,
     batch: int = 500,
