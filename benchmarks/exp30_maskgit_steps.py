@@ -32,6 +32,8 @@ DECODERS = {  # label -> generate() keyword arguments
     "T=4 + corrector 4": {"steps": 4, "corrector": 4},
     "T=4 + corrector 12": {"steps": 4, "corrector": 12},
     "T=8 + corrector 8": {"steps": 8, "corrector": 8},
+    "T=4 + corrector 4, k=2": {"steps": 4, "corrector": 4, "corrector_k": 2},
+    "T=8 + corrector 8, k=2": {"steps": 8, "corrector": 8, "corrector_k": 2},
     "adaptive 1 bit": {"decoder": "adaptive", "entropy_budget": 1.0},
     "adaptive 2 bits": {"decoder": "adaptive", "entropy_budget": 2.0},
     "adaptive 2 bits + corrector 4": {"decoder": "adaptive", "entropy_budget": 2.0, "corrector": 4},

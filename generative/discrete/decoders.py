@@ -28,6 +28,9 @@ DECODERS = ("fixed", "adaptive")
 # exp32 (benchmarks/results/exp32_choice_temperature.json): 9 beat the paper's 4.5 at T = 8 and
 # 16, on the trained network and on the exact oracle; 0 (pure confidence) collapses both
 CHOICE_TEMPERATURE = 9.0
+# tokens a corrector call re-samples: 4 beat 2 at equal calls on the trained network and the
+# oracle (exp30's "k=2" arms)
+CORRECTOR_K = 4
 
 
 # region: adaptive-decode
@@ -80,7 +83,7 @@ def correct(
     tokens_to_logits,
     mask_id: int,
     steps: int,
-    k: int = 2,
+    k: int = CORRECTOR_K,
     temperature: float = 1.0,
     generator=None,
 ) -> DecodeResult:
@@ -113,7 +116,7 @@ def decode_masked(
     decoder: str = "fixed",
     steps: int = 8,
     corrector: int = 0,
-    corrector_k: int = 2,
+    corrector_k: int = CORRECTOR_K,
     entropy_budget: float = 2.0,
     schedule: str = "cosine",
     temperature: float = 1.0,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from generative.discrete.decoders import CHOICE_TEMPERATURE
+from generative.discrete.decoders import CHOICE_TEMPERATURE, CORRECTOR_K
 from generative.errors import UserError, unknown_choice
 
 SAMPLERS = {
@@ -45,7 +45,7 @@ def generate(
     batch: int = 500,
     decoder: str = "fixed",
     corrector: int = 0,
-    corrector_k: int = 2,
+    corrector_k: int = CORRECTOR_K,
     entropy_budget: float = 2.0,
     oracle: bool = False,
 ) -> Samples:
