@@ -9,11 +9,16 @@ consistency function is parametrized through the velocity,
     f(x, t) = x + (1 - t) v(x, t),     so f(x, 1) = x exactly (the boundary condition),
 which is the flow-matching net's own reading of "where x ends up" (for the FM minimiser it is
 E[x1 | x_t]). A student is therefore any FM net and starts from the teacher's weights, and one
-Euler step from noise is already one consistency step, f(x0, 0). For k > 1 steps the consistency
-sampler below re-noises between jumps, as Song et al. do: the student was trained on x_t drawn
-from p_t, and Euler's deterministic chord points (of a curved teacher) are not. Distillation from
-a teacher converges faster than consistency training from data, which matters on small CPUs; a
-nearly straight teacher (a reflow run) needs only a short grid (N = 8 Euler steps).
+Euler step from noise is already one consistency step, f(x0, 0). Distillation from a teacher
+converges faster than consistency training from data, which matters on small CPUs; a nearly
+straight teacher (a reflow run) needs only a short grid (N = 8 Euler steps).
+
+Two ways to take k > 1 steps, and the teacher decides which is right. Euler steps move along
+the chord from x toward f(x, t): for a reflow teacher the chords are its own (straight) paths,
+so the student stays where its teacher's flow goes. The consistency sampler below re-noises
+between jumps (Song et al.): it puts x back on plain FM's p_t (independent noise and data), the
+marginal of a plain FM teacher's flow, but not of a reflow teacher's, whose marginals are those
+of its pairs; from plain p_t a reflow flow lands off the data (exp14 measures both samplers).
 
 The loss (consistency distillation over the grid t_n = n / N): the teacher takes one solver step
 from x_{t_n} on the conditional path to x_{t_{n+1}}, and the student's f at t_n must equal its
@@ -57,8 +62,9 @@ def consistency_fn(net, x, t, y=None):
 def sample_consistency(f, x, steps: int, generator=None, traj=None):
     """Multistep consistency sampling (Song et al. 2023, Algorithm 1) in FM time: jump to the
     student's endpoint, put it back at the next time of the grid t_i = i / steps with fresh
-    noise (so the student sees x_t from p_t, what it was trained on), jump again. One step is
-    one Euler step of the velocity. f(x, t) -> velocity, t of shape (B,); returns (x, NFE)."""
+    noise, jump again. One step is one Euler step of the velocity. The re-noised x follows plain
+    FM's p_t: right for a student of a plain FM teacher, wrong for one of a reflow teacher (take
+    Euler steps there; see the module's note). f(x, t) -> velocity, t (B,); returns (x, NFE)."""
     for i in range(steps):
         t = i / steps
         if i:  # back onto the conditional path at time t, around the current endpoint
@@ -110,7 +116,8 @@ def distill(
     progress: bool = True,
 ):
     """Consistency-distil a flow-matching run into a student run in out_dir, started from the
-    teacher's weights (same config and data). Sample it with `consistency` at 1 or 2 steps."""
+    teacher's weights (same config and data). Sample it at 1 or 2 steps: `euler` for a reflow
+    teacher, `consistency` for a plain FM one (see the module's note)."""
     from generative.continuous.train_denoiser import load_run, train  # the one training loop
 
     teacher = load_run(teacher_dir)
