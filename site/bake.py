@@ -38,6 +38,7 @@ MOONS_NOISE = 0.03  # the package's default moons noise
 CORE = [
     "site/bake.py",
     "generative/continuous/train_denoiser.py",
+    "generative/loop.py",
     "generative/continuous/data.py",
     "generative/layers/embeddings.py",
 ]
