@@ -35,7 +35,10 @@ def main():
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     ).parse_args()
     t0 = time.perf_counter()
-    runs = {name: ld.ensure_runs(db, [db.cfg("maskgit", 0)])[0] for name, db in BUDGETS.items()}
+    runs = {
+        name: ld.ensure_runs(db, [db.cfg("maskgit", 0, schedule="cosine")])[0]
+        for name, db in BUDGETS.items()
+    }
     keys = [(name, T) for name in BUDGETS for T in ROUNDS]
     jobs = [
         {"run": runs[name], "n": BUDGETS[name].n_samples, "seed": 0, "steps": T} for name, T in keys

@@ -82,3 +82,18 @@ def test_training_reports_held_out_bits_per_token(tmp_path, capsys):
     out = capsys.readouterr().out
     bpt = float(out.split("held-out: ")[1].split()[0])
     assert "bound" in out and 0 < bpt < 3 * np.log2(61)  # an untrained net: near log2(61) bits
+
+
+def test_sample_decoder_flags_reach_the_decoder(runs, tmp_path, capsys):
+    """--corrector adds its calls to the printed NFE; --oracle --decoder adaptive decodes the
+    exact posterior (a T = 64-like quality bound) and prints the mean calls per sample."""
+    base = ["sample", str(runs["maskgit"]), "--n", "20", "--label", "3"]
+    assert main([*base, "--steps", "4", "--corrector", "3", "--out", str(tmp_path / "a.npy")]) == 0
+    assert "7 NFE" in capsys.readouterr().out
+    argv = [*base, "--oracle", "--steps", "64", "--out", str(tmp_path / "b.npy")]
+    assert main(argv) == 0
+    assert "valid 100.0%" in capsys.readouterr().out  # one token a round: always consistent
+    argv = [*base, "--oracle", "--decoder", "adaptive", "--out", str(tmp_path / "c.npy")]
+    assert main(argv) == 0
+    assert "NFE" in capsys.readouterr().out
+    assert main([*base, "--corrector-k", "0", "--out", str(tmp_path / "d.npy")]) == 2

@@ -11,6 +11,7 @@ from generative.cli.paths import distinct, writable_file
 from generative.config import option
 from generative.continuous.diffusion import VARIANCES
 from generative.continuous.sampling import DEFAULT_SAMPLER, SAMPLERS
+from generative.discrete.decoders import CHOICE_TEMPERATURE, CORRECTOR_K, DECODERS
 from generative.discrete.generate import SAMPLERS as TOKEN_SAMPLERS
 from generative.discrete.objectives.schedules import SCHEDULES
 from generative.distributed import DEVICES
@@ -63,7 +64,24 @@ class TokenSampleArgs(SampleArgs):
     mask_schedule: str = option("cosine", "MaskGIT decoding schedule", choices=SCHEDULES)
     temperature: float = option(1.0, "token sampling temperature", gt=0)
     choice_temperature: float = option(
-        4.5, "MaskGIT: Gumbel noise on the confidence, annealed to 0 (0: pure confidence)", ge=0
+        CHOICE_TEMPERATURE,
+        "MaskGIT: Gumbel noise on the confidence, annealed to 0 (0: pure confidence; exp32)",
+        ge=0,
+    )
+    decoder: str = option(
+        "fixed",
+        "MaskGIT: fixed (T = --steps rounds) or adaptive (an entropy budget a round)",
+        choices=DECODERS,
+    )
+    entropy_budget: float = option(
+        2.0, "adaptive decoder: bits of predicted entropy fixed per round", gt=0
+    )
+    corrector: int = option(
+        0, "MaskGIT: corrector calls after decoding (re-mask and re-sample the least likely)", ge=0
+    )
+    corrector_k: int = option(CORRECTOR_K, "tokens each corrector call re-samples", ge=1)
+    oracle: bool = option(
+        False, "decode the exact posterior of the run's data instead of its network (a bound)"
     )
     kv_cache: bool = option(True, "AR: reuse the keys and values of the prefix")
     trace: str | None = option(None, "MaskGIT: write the unmasking rounds to this JSON")

@@ -71,12 +71,17 @@ def sample_tokens(run_dir, opts, out: Path, plot, dry_run: bool = False):
     cond, labels = condition()
     s = generate(
         run, opts.n, opts.steps, cond, opts.sampler, opts.mask_schedule, opts.temperature,
-        opts.choice_temperature, opts.kv_cache, opts.seed,
+        opts.choice_temperature, opts.kv_cache, opts.seed, decoder=opts.decoder,
+        corrector=opts.corrector, corrector_k=opts.corrector_k,
+        entropy_budget=opts.entropy_budget, oracle=opts.oracle,
     )  # fmt: skip
     res = score_samples(run, s, labels)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(npy, s.tokens.numpy())
-    line = f"{opts.n} samples, {s.nfe} NFE, {s.wall_s:.1f}s: valid {100 * res['validity']:.1f}%"
+    nfe = f"{s.nfe} NFE"
+    if s.nfe_mean not in (None, s.nfe):  # adaptive rows finish at different rounds
+        nfe = f"{s.nfe_mean:.1f} NFE (mean; max {s.nfe})"
+    line = f"{opts.n} samples, {nfe}, {s.wall_s:.1f}s: valid {100 * res['validity']:.1f}%"
     if "cond_accuracy" in res:
         line += f", conditional accuracy {100 * res['cond_accuracy']:.1f}%"
     print(line + f" -> {npy}")

@@ -52,7 +52,7 @@ class DiscreteConfig:
     depth: int = option(3, "transformer blocks", ge=1, flag="--layers")
     heads: int = option(4, "attention heads (must divide --hidden)", ge=1)
     schedule: str = option(
-        "cosine",
+        "linear",  # a uniform mask ratio: better than cosine at T = 8 and 16 in exp31 (3 seeds)
         "MaskGIT's training mask schedule",
         choices=SCHEDULES,
         applies=MASKGIT_ONLY,
