@@ -10,10 +10,8 @@ import contextlib
 import copy
 import math
 import signal
-import statistics
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from generative import checkpoint as ck
 from generative.checkpoint import refuse_existing, resume_config  # noqa: F401  (for trainers)
 from generative.distributed import Dist, gather_states, mean_over_ranks, setup, teardown, wrap_ddp
 from generative.errors import UserError
+from generative.guard import Diverged, Guard
 
 
 @dataclass
@@ -50,10 +49,6 @@ class LoopConfig:
 
 
 BAR = dict(mininterval=0.5, dynamic_ncols=True)
-
-
-class Diverged(UserError):
-    """The loss or the gradient stopped being finite, or the loss exploded."""
 
 
 class Interrupted(KeyboardInterrupt):
@@ -96,28 +91,6 @@ class Streams:
     noise: torch.Generator
     shard: slice
     device: torch.device
-
-
-class Guard:
-    """Stops on a non-finite loss, on a jump past `factor` x the median of the recent losses,
-    and on that median climbing to `factor` x its best value (a slow divergence)."""
-
-    def __init__(self, factor: float, window: int = 100, warm: int = 5):
-        self.factor, self.warm = factor, warm
-        self.recent, self.best = deque(maxlen=window), math.inf
-
-    def problem(self, loss: float) -> str | None:
-        if not math.isfinite(loss):
-            return f"loss became {loss}"
-        if self.factor and len(self.recent) >= self.warm:
-            med = statistics.median(self.recent)
-            self.best = min(self.best, med)
-            if loss > self.factor * med:
-                return f"loss jumped to {loss:.4g} (over {self.factor:g}x its recent {med:.4g})"
-            if med > self.factor * self.best:
-                return f"loss climbed to {med:.4g} (from {self.best:.4g})"
-        self.recent.append(loss)
-        return None
 
 
 @dataclass
@@ -174,6 +147,7 @@ class _Loop:
         self.state = state
         state.setdefault("running", [])  # losses since the last log line, kept across a resume
         self.saved = (state["step"], state["losses"][-1][1] if state["losses"] else math.nan)
+        self.guard.best = state.get("first_loss", math.inf)  # the untrained level, kept
 
     def run(self, progress: bool):
         lc, st = self.lc, self.state
@@ -206,7 +180,12 @@ class _Loop:
             self.stop = bool(got[2] > 0)
         total, self.last = got[0].item(), got[1].item()
         problem = self.guard.problem(total)
+        self.state.setdefault("first_loss", total)
         self.opt.zero_grad(set_to_none=True)
+        if self.guard.skip:  # a lone spike: this batch leaves the weights as they were
+            self.state["skipped"] = self.state.get("skipped", 0) + 1
+            self.state["running"].append(self.last)
+            return
         if problem is None:
             loss.backward()
             grads = [p.grad for p in self.params if p.grad is not None]

@@ -79,7 +79,10 @@ def test_guard_catches_a_jump_and_a_slow_climb_but_not_noise():
     rng = np.random.default_rng(0)
     g = Guard(10.0)
     assert all(g.problem(1 + 0.3 * rng.random()) is None for _ in range(500))  # noise
-    assert "jumped" in g.problem(50.0)
+    assert g.problem(50.0) is None and g.skip  # a lone spike skips its batch
+    assert g.problem(1.1) is None and not g.skip  # ...and the run goes on
+    assert g.problem(50.0) is None and g.problem(60.0) is None and g.skip
+    assert "jumped" in g.problem(70.0)  # three in a row: a divergence
     climb = Guard(10.0)
     found = [climb.problem(1.02**k) for k in range(400)]  # never 10x its last 100 steps
     first = next(i for i, p in enumerate(found) if p)
@@ -105,11 +108,24 @@ def test_an_exploding_loss_stops_and_keeps_the_checkpoint_from_before(tmp_path, 
     with pytest.raises(Diverged) as exc:
         train(tiny(), out, progress=False)
     msg = str(exc.value)
-    assert "at step 45" in msg and "jumped" in msg and "--lr" in msg
+    assert "at step 47" in msg and "jumped" in msg and "--lr" in msg  # 45, 46 skipped
     assert re.search(r"checkpoint \(step 40\).*its loss: [0-9.]+", msg)
     kept = load_run(out)
     assert kept.state["step"] == 40 and all(v < 10 for _, v in kept.state["losses"])
     assert all(torch.isfinite(p).all() for p in kept.net.parameters())
+
+
+def test_a_lone_spike_skips_its_batch_and_training_goes_on(tmp_path, monkeypatch):
+    """One bad batch (reflow's tiny losses have them) is skipped, not called a divergence."""
+    original, n = FlowMatching.loss, {"calls": 0}
+
+    def loss(self, *args, **kwargs):
+        n["calls"] += 1
+        return original(self, *args, **kwargs) * (1e4 if n["calls"] == 30 else 1)
+
+    monkeypatch.setattr(FlowMatching, "loss", loss)
+    run = train(tiny(), tmp_path / "run", progress=False)
+    assert run.state["step"] == tiny().steps and run.state["skipped"] == 1
 
 
 def test_a_divergent_learning_rate_is_caught(tmp_path):
