@@ -11,7 +11,7 @@ PEERDEPS := 'huggingface-hub>=1.32,<3' regex requests Pillow importlib_metadata 
            'einops>=0.8' 'einx>=0.3' frozendict loguru 'torch-einops-utils>=0.1.42'
 NODE    := site/node_modules/.installed
 
-.PHONY: venv peers demo lessons site test lint format bench bench-partb bench-targets bench-images clean
+.PHONY: venv peers demo lessons site test lint format bench bench-partb bench-fewstep bench-targets bench-images clean
 
 QUICK ?=
 
@@ -56,6 +56,9 @@ test: venv peers $(NODE)   ## lint, format check, the test suite (claims lab at 
 
 bench: venv peers   ## Part A's claims lab (exp01-10) from scratch (QUICK=1: every group, pipeline only)
 	$(BIN)/python -m benchmarks.run_all $(if $(QUICK),--quick,--group parta)
+
+bench-fewstep: venv peers   ## few-step sampling (exp14: OT-CFM, reflow, distillation) and exp15
+	$(BIN)/python -m benchmarks.run_all --group fewstep --keep-cache
 
 bench-partb: venv peers   ## Part B's lab: tokenizers (exp20-23) and generation (exp30-35), hours
 	$(BIN)/python -m benchmarks.run_all --group tokenizers --keep-cache

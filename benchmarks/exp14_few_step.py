@@ -204,14 +204,7 @@ def run(b):
         "torchcfm": "included" if "torchcfm OT-CFM" in arms else "skipped: torchcfm not installed",
         "note": f"{len(b.train_seeds)} training seed(s), {b.eval_seeds} evaluation seeds",
     }
-    path = write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
-    out = json.loads(path.read_text())  # standalone until run_all lists it: its own command
-    out["command"] = (
-        "nice -n 10 python -m benchmarks.exp14_few_step"
-        + (" --quick" if b.quick else "")
-        + (f" --seeds {len(b.train_seeds)}" if len(b.train_seeds) > 1 else "")
-    )
-    path.write_text(json.dumps(out, indent=1))
+    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
 
 
 def _numbers(b, arms, per_seed, scores, straight) -> dict:

@@ -11,12 +11,11 @@ which stays below 0.9975 over 3500 steps, so a decay of 0.999 or more should cha
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 
 from benchmarks import lab
-from benchmarks.lab import FULL, QUICK, cache_dir, compare_arms, write_result
+from benchmarks.lab import FULL, QUICK, cache_dir, compare_arms, figure_path, write_result
 
 NAME = "exp15_ddpm_mlp_budget"
 CLAIM = (
@@ -51,12 +50,28 @@ def run(b):
     )
     verdict = "holds" if met else "does not hold"
     settings = {"data": "moons", "model": "mlp", "width": 128, "knobs": KNOBS}
-    path = write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
-    out = json.loads(path.read_text())  # standalone until run_all lists it
-    out["command"] = "nice -n 10 python -m benchmarks.exp15_ddpm_mlp_budget" + (
-        f" --seeds {len(b.train_seeds)}" if len(b.train_seeds) != 3 else ""
-    )
-    path.write_text(json.dumps(out, indent=1))
+    figure(b, numbers)
+    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+
+
+def figure(b, numbers: dict):
+    """W2 / floor per knob for each sampler, beside that sampler's target line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(SAMPLERS), figsize=(4.5 * len(SAMPLERS), 3.4))
+    for ax, label in zip(axes, SAMPLERS, strict=True):
+        ratios = [numbers[k][label]["ratio_median"] for k in KNOBS]
+        ax.bar(list(KNOBS), ratios, color="#4878a8")
+        ax.axhline(SAMPLERS[label][2], color="#c44", ls="--", label="target")
+        ax.set_title(label, fontsize=10)
+        ax.set_ylabel("W2 / floor (median over training seeds)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figure_path(b, NAME), dpi=120)
+    plt.close(fig)
 
 
 def main():

@@ -48,13 +48,17 @@ EXPERIMENTS = [
     "exp34_d3pm_kernels",
     "exp35_maskgit_failures",
     "partb_targets",
+    # few-step sampling (issue 21): OT-CFM, reflow, consistency distillation; DDPM + MLP's budget
+    "exp14_few_step",
+    "exp15_ddpm_mlp_budget",
 ]
 # what each make target runs (`make bench` is the Part A lab, the issue's 30-minute budget)
 GROUPS = {
     "parta": EXPERIMENTS[:10],
     "images": EXPERIMENTS[10:13],
     "tokenizers": EXPERIMENTS[13:17],
-    "generation": EXPERIMENTS[17:],
+    "generation": EXPERIMENTS[17:24],
+    "fewstep": EXPERIMENTS[24:],
     "all": EXPERIMENTS,
 }
 

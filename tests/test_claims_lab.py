@@ -45,7 +45,8 @@ def test_each_experiment_writes_its_result_and_figure(quick_run, name):
 
 
 def test_groups_split_the_experiments_once_each():
-    parts = [n for g in ("parta", "images", "tokenizers", "generation") for n in GROUPS[g]]
+    groups = ("parta", "images", "tokenizers", "generation", "fewstep")
+    parts = [n for g in groups for n in GROUPS[g]]
     assert parts == EXPERIMENTS and GROUPS["all"] == EXPERIMENTS
     assert all(n.startswith(("exp0", "exp10")) for n in GROUPS["parta"])
 

@@ -1,5 +1,5 @@
-"""The `generative` command: train | sample | evaluate | tokenize | info | demo. Run any with
---help; every flag is generated from a config dataclass (cli/flags.py)."""
+"""The `generative` command: train | sample | evaluate | tokenize | reflow | distill | info |
+demo. Run any with --help; every flag is generated from a config dataclass (cli/flags.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 from generative import __version__
 from generative.errors import UserError
 
-COMMANDS = ("cmd_train", "cmd_sample", "cmd_evaluate", "cmd_tokenize", "cmd_info", "cmd_demo")
+COMMANDS = ("cmd_train", "cmd_sample", "cmd_evaluate", "cmd_tokenize", "cmd_few_step")
+COMMANDS += ("cmd_info", "cmd_demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
