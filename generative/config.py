@@ -158,3 +158,18 @@ def from_json(cls, raw: dict, where: str):
         return check(cls(**raw))
     except UserError as exc:
         raise UserError(f"{where}: {exc}") from None
+
+
+def saved_config(cls, run_dir, section: str | None = "train"):
+    """The `cls` stored in a run folder's config.json under `section` (None: the whole file);
+    a damaged or foreign file is refused with its name."""
+    from pathlib import Path
+
+    from generative.checkpoint import read_json
+
+    meta = read_json(Path(run_dir) / "config.json")
+    if section is not None:
+        if not isinstance(meta.get(section), dict):
+            raise UserError(f"{run_dir}/config.json is not a run config (no '{section}' settings)")
+        meta = meta[section]
+    return from_json(cls, meta, f"{run_dir}/config.json")

@@ -13,6 +13,18 @@ class Diverged(UserError):
     """The loss or the gradient stopped being finite, or the loss exploded."""
 
 
+def diverged(problem: str, step: int, saved, out_dir, lr: float, advice: str) -> Diverged:
+    """The error that stops a run: what went wrong, at which step, which checkpoint is kept
+    (saved: its (step, loss), or None), and what to try."""
+    kept = "No checkpoint had been written yet"
+    if saved and out_dir is not None:
+        kept = f"The last good checkpoint (step {saved[0]}) is kept in {out_dir}"
+        kept += f" (its loss: {saved[1]:.4g})"
+    return Diverged(
+        f"{problem} at step {step}; stopped. {kept}. Try a lower --lr (now {lr:g}){advice}."
+    )
+
+
 class Guard:
     """Stops on a non-finite loss, on `patience` jumps in a row past `factor` x the median of the
     recent losses, and on that median climbing to `factor` x its best value or x the run's first

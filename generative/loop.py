@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 import signal
 import sys
@@ -19,10 +20,18 @@ import torch
 from tqdm import tqdm
 
 from generative import checkpoint as ck
-from generative.checkpoint import refuse_existing, resume_config  # noqa: F401  (for trainers)
-from generative.distributed import Dist, gather_states, mean_over_ranks, setup, teardown, wrap_ddp
+from generative.checkpoint import refuse_existing, resume_config
+from generative.distributed import (
+    Dist,
+    gather_states,
+    mean_over_ranks,
+    say,
+    setup,
+    teardown,
+    wrap_ddp,
+)  # fmt: skip
 from generative.errors import UserError
-from generative.guard import Diverged, Guard
+from generative.guard import Guard, diverged
 
 
 @dataclass
@@ -46,6 +55,13 @@ class LoopConfig:
     explode: float = 10.0  # stop when the loss passes explode x its recent median (0: off)
     advice: str = ""  # trainer-specific advice appended to the divergence message
     desc: str = "train"
+
+    @classmethod
+    def of(cls, cfg, **settings) -> LoopConfig:
+        """The loop's settings read off a trainer's config (every field of the same name), then
+        `settings` on top."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in vars(cfg).items() if k in names}, **settings)
 
 
 BAR = dict(mininterval=0.5, dynamic_ncols=True)
@@ -79,6 +95,20 @@ def start(lc: LoopConfig) -> Dist:
     if lc.batch_size % d.world:
         raise UserError(f"--batch-size {lc.batch_size} must divide by the {d.world} processes")
     return d
+
+
+def begin(cfg, out_dir, resume: bool, *, saved, resumable: set, check, loop_config):
+    """The start every trainer shares: on resume, the run's own config (`saved(out_dir)`) with
+    the changes `resumable` allows (printed; others refused); then `check(cfg)`, an existing run
+    in out_dir refused, the loop's settings and the devices. Returns (cfg, lc, d)."""
+    if resume:
+        cfg, changes = resume_config(saved(out_dir), cfg, resumable)
+        for change in changes:
+            say(f"resume: {change}")
+    cfg = check(cfg)
+    refuse_existing(out_dir, resume)
+    lc = loop_config(cfg)
+    return cfg, lc, start(lc)
 
 
 @dataclass
@@ -195,22 +225,11 @@ class _Loop:
             if not math.isfinite(norm.item()):
                 problem = f"the gradient norm became {norm.item()}"
         if problem is not None:
-            self.diverged(step, problem)
+            raise diverged(problem, step, self.saved, self.out_dir, lc.lr, lc.advice)
         self.opt.step()
         if self.ema is not None:
             ema_update(*self.ema_pairs, lc.ema_decay, step)
         self.state["running"].append(self.last)
-
-    def diverged(self, step: int, problem: str):
-        s, loss = self.saved or (None, None)
-        kept = "No checkpoint had been written yet"
-        if self.saved and self.out_dir is not None:
-            kept = f"The last good checkpoint (step {s}) is kept in {self.out_dir}"
-            kept += f" (its loss: {loss:.4g})"
-        raise Diverged(
-            f"{problem} at step {step}; stopped. {kept}. Try a lower --lr (now {self.lc.lr:g})"
-            f"{self.lc.advice}."
-        )
 
     def log(self, n: int, bar, plain: bool):
         st, lc = self.state, self.lc

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
+from generative import config
 from generative.checkpoint import load_checkpoint, load_snapshot, read_json
-from generative.config import check, from_json, option
+from generative.config import check, option
 from generative.continuous.coupling import COUPLINGS, OTFlowMatching
 from generative.continuous.data import MIN_POINTS, TOY, Standardizer, load_dataset
 from generative.continuous.diffusion import DDPM, SCHEDULES, TARGETS
@@ -22,16 +23,14 @@ from generative.continuous.diffusion_transformer import CONDITIONINGS, DIT_SIZES
 from generative.continuous.flow_matching import PATHS, FlowMatching
 from generative.continuous.image_data import IMAGE_SETS, is_image_spec
 from generative.continuous.mlp import MLP
-from generative.distributed import DEVICES, say
+from generative.distributed import DEVICES
 from generative.errors import UserError
+from generative.guard import Diverged  # noqa: F401  (re-exported: callers catch it here)
 from generative.loop import (
-    Diverged,  # noqa: F401  (re-exported: callers catch it from here)
     LoopConfig,
     Streams,
+    begin,
     fit,
-    refuse_existing,
-    resume_config,
-    start,
 )
 
 METHODS = ("fm", "ddpm")
@@ -151,29 +150,12 @@ RESUMABLE = {"steps", "lr", "ckpt_every", "snapshot_every", "log_every", "device
 
 def saved_config(run_dir) -> TrainConfig:
     """The TrainConfig in a run folder's config.json (a damaged or foreign one is refused)."""
-    meta = read_json(Path(run_dir) / "config.json")
-    if not isinstance(meta.get("train"), dict):
-        raise UserError(f"{run_dir}/config.json is not a run config (no 'train' settings)")
-    return from_json(TrainConfig, meta["train"], f"{run_dir}/config.json")
+    return config.saved_config(TrainConfig, run_dir)
 
 
 def loop_config(cfg: TrainConfig) -> LoopConfig:
-    return LoopConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        weight_decay=cfg.weight_decay,
-        ema_decay=cfg.ema_decay,
-        seed=cfg.seed,
-        threads=cfg.threads,
-        device=cfg.device,
-        amp=cfg.amp,
-        ckpt_every=cfg.ckpt_every,
-        snapshot_every=cfg.snapshot_every,
-        log_every=cfg.log_every,
-        advice=", and keep standardization on (drop --no-standardize)",
-        desc=f"{cfg.method}+{cfg.model}",
-    )
+    advice = ", and keep standardization on (drop --no-standardize)"
+    return LoopConfig.of(cfg, advice=advice, desc=f"{cfg.method}+{cfg.model}")
 
 
 # region: train-loop
@@ -184,14 +166,10 @@ def train(
     objective with .loss(net, x1, y, generator) to use instead of cfg's (the claims lab trains
     peers' objectives this way; the run is then sampled as cfg's method)."""
     out_dir = Path(out_dir)
-    if resume:  # the run's own config; budget, lr, cadences and hardware may change
-        cfg, changes = resume_config(saved_config(out_dir), cfg, RESUMABLE)
-        for change in changes:
-            say(f"resume: {change}")
-    cfg = resolved(cfg)
-    refuse_existing(out_dir, resume)
-    lc = loop_config(cfg)
-    d = start(lc)
+    cfg, lc, d = begin(
+        cfg, out_dir, resume, saved=saved_config, resumable=RESUMABLE, check=resolved,
+        loop_config=loop_config,
+    )  # fmt: skip
     split = load_dataset(cfg.data, cfg.n_train, cfg.seed, cfg.noise)
     if cfg.cond and split.train.labels is None:
         raise UserError(f"--cond needs class labels and '{cfg.data}' has none; drop --cond")

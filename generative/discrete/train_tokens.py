@@ -11,15 +11,15 @@ from pathlib import Path
 
 import torch
 
+from generative import config
 from generative.checkpoint import load_checkpoint, load_snapshot, read_json
-from generative.config import check, from_json, option
+from generative.config import check, option
 from generative.discrete.data.token_data import CONDS, DATASETS, TokenData, load_token_data
 from generative.discrete.models.transformer import TokenTransformer, TransformerConfig
 from generative.discrete.objectives.d3pm import D3PM, KERNELS
 from generative.discrete.objectives.schedules import SCHEDULES
-from generative.distributed import say
 from generative.errors import UserError
-from generative.loop import LoopConfig, Streams, fit, refuse_existing, resume_config, start
+from generative.loop import LoopConfig, Streams, begin, fit
 
 METHODS = ("maskgit", "ar", "mdlm", "d3pm")
 DATA_ALIASES = {"glyphs": "digits-glyphs"}  # one name across commands (tokenize says glyphs)
@@ -135,29 +135,13 @@ RESUMABLE = {"steps", "lr", "ckpt_every", "snapshot_every", "log_every", "thread
 
 def saved_config(run_dir) -> DiscreteConfig:
     """The DiscreteConfig in a run folder's config.json (a damaged or foreign one is refused)."""
-    meta = read_json(Path(run_dir) / "config.json")
-    if not isinstance(meta.get("train"), dict):
-        raise UserError(f"{run_dir}/config.json is not a discrete run config (no 'train')")
-    return from_json(DiscreteConfig, meta["train"], f"{run_dir}/config.json")
+    return config.saved_config(DiscreteConfig, run_dir)
 
 
 def loop_config(cfg: DiscreteConfig) -> LoopConfig:
-    return LoopConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        warmup=cfg.warmup,
-        weight_decay=cfg.weight_decay,
-        clip=1.0,
-        ema_decay=cfg.ema_decay,
-        seed=cfg.seed,
-        threads=cfg.threads,
-        device=getattr(cfg, "device", "cpu"),  # the objectives draw on the CPU generator
-        ckpt_every=cfg.ckpt_every,
-        snapshot_every=cfg.snapshot_every,
-        log_every=cfg.log_every,
-        desc=f"{cfg.method} on {cfg.data}",
-    )
+    # device: the objectives draw their noise on the CPU generator
+    desc = f"{cfg.method} on {cfg.data}"
+    return LoopConfig.of(cfg, clip=1.0, device=getattr(cfg, "device", "cpu"), desc=desc)
 
 
 # region: discrete-train
@@ -166,15 +150,11 @@ def train_discrete(
 ) -> DiscreteRun:
     """Train (or resume) a token generator in out_dir; returns the run with its EMA network."""
     out_dir = Path(out_dir)
-    if resume:  # the run's own config; budget, lr, cadences and hardware may change
-        given = dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
-        cfg, changes = resume_config(saved_config(out_dir), given, RESUMABLE)
-        for change in changes:
-            say(f"resume: {change}")
-    cfg = validate(cfg)
-    refuse_existing(out_dir, resume)
-    lc = loop_config(cfg)
-    d = start(lc)
+    cfg = dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
+    cfg, lc, d = begin(
+        cfg, out_dir, resume, saved=saved_config, resumable=RESUMABLE, check=validate,
+        loop_config=loop_config,
+    )  # fmt: skip
     data = load_token_data(cfg.data, cfg.cond, cfg.n_train, cfg.seed)
     ncfg = net_config(cfg, data)
     model = TokenTransformer(ncfg)

@@ -16,14 +16,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from generative.checkpoint import annotate_state, load_checkpoint, read_json
-from generative.config import check, from_json, option
+from generative import config
+from generative.checkpoint import annotate_state, load_checkpoint
+from generative.config import check, option
 from generative.discrete.data.tokenizer_images import CHANNELS, IMAGE_DATA, load_images
 from generative.discrete.tokenizers.autoencoder import QUANTIZERS, ConvAutoencoder, make_quantizer
 from generative.discrete.tokenizers.code_stats import CodeStats
-from generative.distributed import say
 from generative.errors import UserError
-from generative.loop import LoopConfig, Streams, fit, refuse_existing, resume_config, start
+from generative.loop import LoopConfig, Streams, begin, fit
 
 DATA_ALIASES = {"digits-glyphs": "glyphs"}  # train's old name for the same glyphs
 VQ_ONLY = ("--quantizer vq or ema", lambda c: c.quantizer in ("vq", "ema"))
@@ -115,21 +115,12 @@ RESUMABLE = {"steps", "lr", "ckpt_every", "threads", "device"}
 
 
 def loop_config(cfg: TokenizerConfig) -> LoopConfig:
-    return LoopConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        seed=cfg.seed,
-        threads=cfg.threads,
-        device=getattr(cfg, "device", "cpu"),
-        ckpt_every=cfg.ckpt_every,
-        log_every=100,
-        desc=f"{cfg.quantizer} K={cfg.num_codes} on {cfg.data}",
-    )
+    desc = f"{cfg.quantizer} K={cfg.num_codes} on {cfg.data}"
+    return LoopConfig.of(cfg, device=getattr(cfg, "device", "cpu"), log_every=100, desc=desc)
 
 
 def saved_config(run_dir) -> TokenizerConfig:
-    return from_json(TokenizerConfig, read_json(Path(run_dir) / "config.json"), f"{run_dir}")
+    return config.saved_config(TokenizerConfig, run_dir, section=None)
 
 
 def train_tokenizer(
@@ -137,14 +128,10 @@ def train_tokenizer(
 ) -> TokenizerRun:
     """Train on fresh draws of cfg.data; with out_dir, checkpoint along the way and at the end
     (resume: continue the run there, with a new budget, lr or cadence if given)."""
-    if resume:
-        cfg, changes = resume_config(saved_config(out_dir), cfg, RESUMABLE)
-        for change in changes:
-            say(f"resume: {change}")
-    cfg = resolved(cfg)
-    refuse_existing(out_dir, resume)
-    lc = loop_config(cfg)
-    d = start(lc)
+    cfg, lc, d = begin(
+        cfg, out_dir, resume, saved=saved_config, resumable=RESUMABLE, check=resolved,
+        loop_config=loop_config,
+    )  # fmt: skip
     model = build(cfg)  # first: bad settings fail before anything is written
     x = load_images(cfg.data, cfg.n_train, cfg.seed).to(d.device)  # (N, C, 16, 16) in [0, 1]
     held = load_images(cfg.data, cfg.n_eval, cfg.seed, heldout=True)
