@@ -411,3 +411,16 @@ def test_ctrl_c_before_any_checkpoint_says_so(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(quick_check, "train_points", interrupted)
     code, _, err = call(capsys, ["train", "--steps", "5", "--out", tmp_path / "r"])
     assert code == 130 and "no checkpoint had been written" in err and "Traceback" not in err
+
+
+def test_tokenize_resumes_with_a_new_budget_and_refuses_a_new_codebook(tmp_path, capsys):
+    out = tmp_path / "tok"
+    base = ["tokenize", "--n-train", "300", "--batch-size", "16", "--out", str(out)]
+    assert main([*base, "--steps", "4"]) == 0
+    assert main(["tokenize", "--resume", "--out", str(out), "--steps", "6"]) == 0
+    assert json.loads((out / "state.json").read_text())["step"] == 6
+    capsys.readouterr()
+    assert main(["tokenize", "--resume", "--out", str(out), "--levels", "4,4"]) == 2
+    assert "cannot change on resume" in capsys.readouterr().err
+    assert main([*base, "--steps", "4"]) == 2  # no --resume: the run is not overwritten
+    assert json.loads((out / "state.json").read_text())["step"] == 6

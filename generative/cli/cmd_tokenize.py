@@ -21,6 +21,11 @@ def add(sub):
         "codebook usage, perplexity and reconstruction MSE.",
     )
     p.add_argument("--out", help="run folder (default: runs/tok-QUANTIZER-DATA-sSEED)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out (--steps, --lr, --ckpt-every, --threads may change)",
+    )
     p.add_argument("--dry-run", action="store_true", help="check every flag, train nothing")
     flags, _ = add_flags(p, [TokenizerConfig], lambda owners: "tokenizer")
     p.set_defaults(func=cmd_tokenize, flags=flags)
@@ -32,13 +37,18 @@ def cmd_tokenize(a):
         train_tokenizer,
     )
 
-    cfg = resolved(build(TokenizerConfig, given(a, a.flags), a.flags, "tokenize"))
+    cfg = (
+        _resumed(a) if a.resume else build(TokenizerConfig, given(a, a.flags), a.flags, "tokenize")
+    )
+    cfg = resolved(cfg)
     out = writable_folder(a.out or f"runs/tok-{cfg.quantizer}-{cfg.data}-s{cfg.seed}", "--out")
-    if (out / "state.json").exists():
-        raise UserError(f"{out} already holds a run; choose another --out")
+    if (out / "state.json").exists() and not a.resume:
+        raise UserError(
+            f"{out} already holds a run; pass --resume to continue it, or another --out"
+        )
     if a.dry_run:
         return print(json.dumps({"out": str(out), **dataclasses.asdict(cfg)}))
-    run = train_tokenizer(cfg, out)
+    run = train_tokenizer(cfg, out, resume=a.resume)
     reconstruction_figure(run, out / "recon.png")
     s = run.stats
     print(
@@ -46,3 +56,17 @@ def cmd_tokenize(a):
         f"{100 * s['usage']:.1f}%, perplexity {s['perplexity']:.1f}, reconstruction MSE "
         f"{s['recon_mse']:.4f} ({run.state['wall_s']:.0f}s) -> {out} (recon.png)"
     )
+
+
+def _resumed(a) -> TokenizerConfig:
+    """The run's own config with the flags that may change on resume (others refused)."""
+    from generative.checkpoint import resume_config
+    from generative.discrete.tokenizers.train_tokenizer import RESUMABLE, saved_config
+
+    if not a.out:
+        raise UserError("--resume needs --out RUN_DIR (the tokenizer run to continue)")
+    values = given(a, a.flags)
+    saved = saved_config(a.out)
+    cfg = build(TokenizerConfig, values, a.flags, f"the run in {a.out}", base=saved)
+    explicit = {a.flags[n].fields[TokenizerConfig].name for n in values}
+    return resume_config(saved, cfg, RESUMABLE, explicit)[0]

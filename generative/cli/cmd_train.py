@@ -9,9 +9,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from generative.checkpoint import resume_config
 from generative.cli.flags import add_flags, build, given
 from generative.cli.paths import writable_folder
-from generative.config import flag_name, option, show
+from generative.config import option
 from generative.continuous.train_denoiser import METHODS as PART_A
 from generative.continuous.train_denoiser import TrainConfig
 from generative.discrete.train_tokens import METHODS as PART_B
@@ -89,29 +90,6 @@ def mutable(cls) -> set:
     import importlib
 
     return getattr(importlib.import_module(cls.__module__), "RESUMABLE", {"steps"})
-
-
-def resume_config(saved, given, allowed: set, explicit: set):
-    """The loop's comparison of saved and given configs where it exists (checkpoint.py), else
-    the same rule here: a given field outside `allowed` that differs from the run is refused."""
-    try:
-        from generative.checkpoint import resume_config as loop_rule
-    except ImportError:
-        loop_rule = None
-    if loop_rule is not None:
-        return loop_rule(saved, given, allowed, explicit)
-    fields = {f.name: f for f in dataclasses.fields(saved)}
-    refused = [
-        f"{flag_name(fields[n])} {show(getattr(given, n))} (the run has {show(getattr(saved, n))})"
-        for n in sorted(explicit - allowed)
-        if getattr(given, n) != getattr(saved, n)
-    ]
-    if refused:
-        raise UserError(
-            f"cannot change on resume: {'; '.join(refused)}. Drop these flags to continue the "
-            f"run, or train a new run into another --out. May change: {', '.join(sorted(allowed))}"
-        )
-    return given, []
 
 
 def _new_config(a, values: dict):
