@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import CACHE, compare_arms, scatter_figure, write_result
+from benchmarks.lab import CACHE, Result, compare_arms, scatter_figure
 
 NAME = "exp01_standardization"
 CLAIM = (
@@ -98,8 +98,7 @@ def run(b):
         f"{numbers['x100, standardized']['ratio_median']:.2f}x"
     )
     scatter_figure(b, NAME, first, ncols=4)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
@@ -112,6 +111,5 @@ def run(b):
             "steps": 4,
             "data": "moons",
             "variants": {k: {"scale": s, "offset": o} for k, (s, o) in VARIANTS.items()},
-        },  # fmt: skip
-        t0,
-    )
+        },
+    ).write(b, t0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import ensure_runs, figure_path, median, pmap, score, write_result
+from benchmarks.lab import Result, ensure_runs, figure_path, median, pmap, score
 
 NAME = "exp02_steps_vs_quality"
 CLAIM = (
@@ -83,16 +83,14 @@ def run(b):
         )
     measured, verdict, headline = _headline(curves)
     _figure(b, curves)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
         verdict,
         {"curves": curves, "headline": headline},
         {"model": "mlp", "data": "moons", "thresholds": THRESHOLDS},
-        t0,
-    )
+    ).write(b, t0)
 
 
 def _headline(curves):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import compare_arms, scatter_figure, write_result
+from benchmarks.lab import Result, compare_arms, scatter_figure
 
 NAME = "exp03_short_chain"
 CLAIM = (
@@ -47,8 +47,7 @@ def run(b):
     )
     verdict = "holds" if worse > 1.5 else "holds with caveat" if worse > 1.1 else "does not hold"
     scatter_figure(b, NAME, first)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
@@ -62,5 +61,4 @@ def run(b):
             "steps": STEPS,
             "data": "moons",
         },
-        t0,
-    )
+    ).write(b, t0)

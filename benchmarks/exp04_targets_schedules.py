@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import compare_arms, scatter_figure, write_result
+from benchmarks.lab import Result, compare_arms, scatter_figure
 
 NAME = "exp04_targets_schedules"
 CLAIM = (
@@ -47,13 +47,11 @@ def run(b):
     eps, x0 = anc["eps, linear"]["ratio_median"], anc["x0, linear"]["ratio_median"]
     verdict = "holds" if eps < x0 else "does not hold"
     scatter_figure(b, NAME, {k: v for k, v in figures.items() if "ancestral" in k}, ncols=3)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
         verdict,
         numbers,
         {"method": "ddpm", "model": "mlp", "samplers": SAMPLERS, "data": "moons"},
-        t0,
-    )
+    ).write(b, t0)

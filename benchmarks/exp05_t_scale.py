@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import compare_arms, scatter_figure, write_result
+from benchmarks.lab import Result, compare_arms, scatter_figure
 
 NAME = "exp05_t_scale"
 CLAIM = (
@@ -42,13 +42,11 @@ def run(b):
         else "does not hold"
     )
     scatter_figure(b, NAME, first, ncols=2)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
         verdict,
         numbers,
         {"model": "mlp", "data": "moons", "samplers": {"fm": "rk4 x4", "ddpm": "ddim x50"}},
-        t0,
-    )
+    ).write(b, t0)

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import ensure_runs, figure_path, median, pmap, summarize, write_result
+from benchmarks.lab import Result, ensure_runs, figure_path, median, pmap, summarize
 from generative.continuous.data import load_dataset, make_toy
 from generative.continuous.metrics import (
     N_EVAL,
@@ -203,8 +203,7 @@ def run(b):
     noise = cfgs[0].noise
     split = load_dataset("moons", cfgs[0].n_train, cfgs[0].seed, noise)
     _figure(b, numbers, first, Reference("moons", split, noise=noise).reference(0)[0])
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
@@ -224,5 +223,4 @@ def run(b):
             "w2": "against the requested moon alone, over its own floor",
             "spread": "sqrt(trace cov) of samples / of the moon, first eval seed",
         },
-        t0,
-    )
+    ).write(b, t0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import compare_arms, scatter_figure, write_result
+from benchmarks.lab import Result, compare_arms, scatter_figure
 
 NAME = "exp07_mlp_vs_dit"
 CLAIM = (
@@ -52,8 +52,7 @@ def run(b):
         "does not hold" if all(dit_better) else "holds with caveat" if any(dit_better) else "holds"
     )
     scatter_figure(b, NAME, first, ncols=2)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         "; ".join(parts),
@@ -64,5 +63,4 @@ def run(b):
             "samplers": {"fm": "rk4 x4", "ddpm": "ddim x50"},
             "note": "default training steps per model (see train_denoiser.DEFAULT_STEPS)",
         },
-        t0,
-    )
+    ).write(b, t0)

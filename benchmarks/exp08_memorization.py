@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import ensure_runs, figure_path, pmap, summarize, write_result
+from benchmarks.lab import Result, ensure_runs, figure_path, pmap, summarize
 from generative.continuous.data import load_dataset, make_toy
 from generative.continuous.metrics import Reference, evaluate
 
@@ -184,8 +184,7 @@ def run(b):
         f"t = 1 - {1 - EXACT_T1:.0e}, learned: FM + MLP, {SAMPLER} x{STEPS}"
     )
     _figure(b, {k: by[(k, 0)] for k in KINDS}, numbers)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         measured,
@@ -201,5 +200,4 @@ def run(b):
             "exact_sampler": f"rk4 x{EXACT_STEPS} in s = -log(1 - t), to t = {EXACT_T1}",
             "fresh_seeds": f"{FRESH_SEED} + eval seed",
         },
-        t0,
-    )
+    ).write(b, t0)

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import ensure_runs, median, pmap, run_path, score, write_result
+from benchmarks.lab import Result, ensure_runs, median, pmap, run_path, score
 
 NAME = "exp09_peers"
 CLAIM = (
@@ -299,8 +299,7 @@ def run(b):
     )
     verdict = "holds" if same and not better_peer else "holds with caveat"
     _figure(b, objectives, samplers)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         "; ".join(parts),
@@ -316,8 +315,7 @@ def run(b):
                 "scored on training seed 0 and one evaluation seed"
             ),
         },
-        t0,
-    )
+    ).write(b, t0)
 
 
 def _weight_diff(a, b) -> float:

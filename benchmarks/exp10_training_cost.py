@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import ensure_runs, figure_path, median, pmap, score, write_result
+from benchmarks.lab import Result, ensure_runs, figure_path, median, pmap, score
 
 NAME = "exp10_training_cost"
 CLAIM = (
@@ -81,8 +81,7 @@ def run(b):
         else "holds with caveat"
     )
     _figure(b, numbers)
-    write_result(
-        b,
+    Result(
         NAME,
         CLAIM,
         "; ".join(parts),
@@ -94,8 +93,7 @@ def run(b):
             "snapshot_every": b.snapshot_every,
             "note": "quality along the default run (cosine LR over the whole run)",
         },
-        t0,
-    )
+    ).write(b, t0)
 
 
 def _figure(b, numbers):

@@ -7,7 +7,7 @@ import time
 
 from benchmarks.image_lab import grids_figure, image_arms, image_budget
 from benchmarks.image_targets import SETUPS
-from benchmarks.lab import figure_path, write_result
+from benchmarks.lab import Result, figure_path
 
 NAME = "exp11_image_guidance"
 CLAIM = (
@@ -69,4 +69,4 @@ def run(b):
         "p_uncond": 0.1,
         "weights": list(WEIGHTS),
     }
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)

@@ -8,7 +8,7 @@ import time
 
 from benchmarks.image_lab import image_arms, image_budget
 from benchmarks.image_targets import SETUPS
-from benchmarks.lab import figure_path, write_result
+from benchmarks.lab import Result, figure_path
 
 NAME = "exp12_adaln_zero"
 CLAIM = (
@@ -75,4 +75,4 @@ def run(b):
         "adaln_no_zero": "same layers as adaLN-Zero, modulation and output layer Xavier-init",
         "in_context": "t and y as two extra tokens, plain pre-LN blocks, zero output layer",
     }
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)

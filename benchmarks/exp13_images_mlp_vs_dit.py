@@ -7,7 +7,7 @@ import time
 
 from benchmarks.image_lab import grids_figure, image_arms, image_budget
 from benchmarks.image_targets import SETUPS
-from benchmarks.lab import write_result
+from benchmarks.lab import Result
 
 NAME = "exp13_images_mlp_vs_dit"
 CLAIM = (
@@ -71,4 +71,4 @@ def run(b):
         "mlp_depth": 3,
         "sampler": f"{BASE['sampler'][0]} x{BASE['sampler'][1]}",
     }
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)

@@ -24,6 +24,7 @@ from benchmarks import lab
 from benchmarks.lab import (
     FULL,
     QUICK,
+    Result,
     cache_dir,
     ensure_runs,
     figure_path,
@@ -31,7 +32,6 @@ from benchmarks.lab import (
     pmap,
     run_path,
     score,
-    write_result,
 )
 
 NAME = "exp14_few_step"
@@ -204,7 +204,7 @@ def run(b):
         "torchcfm": "included" if "torchcfm OT-CFM" in arms else "skipped: torchcfm not installed",
         "note": f"{len(b.train_seeds)} training seed(s), {b.eval_seeds} evaluation seeds",
     }
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)
 
 
 def _numbers(b, arms, per_seed, scores, straight) -> dict:

@@ -15,7 +15,7 @@ import os
 import time
 
 from benchmarks import lab
-from benchmarks.lab import FULL, QUICK, cache_dir, compare_arms, figure_path, write_result
+from benchmarks.lab import FULL, QUICK, Result, cache_dir, compare_arms, figure_path
 
 NAME = "exp15_ddpm_mlp_budget"
 CLAIM = (
@@ -51,7 +51,7 @@ def run(b):
     verdict = "holds" if met else "does not hold"
     settings = {"data": "moons", "model": "mlp", "width": 128, "knobs": KNOBS}
     figure(b, numbers)
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)
 
 
 def figure(b, numbers: dict):

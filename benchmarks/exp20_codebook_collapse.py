@@ -6,7 +6,7 @@ import dataclasses
 import json
 import time
 
-from benchmarks.lab import figure_path, median, pmap, write_result
+from benchmarks.lab import Result, figure_path, median, pmap
 
 NAME = "exp20_codebook_collapse"
 CLAIM = (
@@ -108,7 +108,7 @@ def run(b):
         "arms": ARMS,
         "data": DATA,
     }
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)
 
 
 def _default_cfg():

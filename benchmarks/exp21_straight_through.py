@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.exp20_codebook_collapse import lab_points
-from benchmarks.lab import figure_path, median, pmap, write_result
+from benchmarks.lab import Result, figure_path, median, pmap
 
 NAME = "exp21_straight_through"
 CLAIM = (
@@ -109,4 +109,4 @@ def run(b):
         if exact and cut and ratio > 1.2
         else "does not hold"
     )
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, {**BASE, "steps": steps}, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, {**BASE, "steps": steps}).write(b, t0)

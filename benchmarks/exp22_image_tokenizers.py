@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import figure_path, median, pmap, write_result
+from benchmarks.lab import Result, figure_path, median, pmap
 from generative.discrete.data.tokenizer_images import DIGITS_HELDOUT
 
 NAME = "exp22_image_tokenizers"
@@ -149,4 +149,4 @@ def run(b):
         "sizes": {str(k): v for k, v in sizes.items()},
         "target_K": TARGET_K,
     }
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)

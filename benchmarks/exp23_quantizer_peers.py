@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from benchmarks.exp20_codebook_collapse import lab_points
-from benchmarks.lab import figure_path, median, write_result
+from benchmarks.lab import Result, figure_path, median
 
 NAME = "exp23_quantizer_peers"
 CLAIM = (
@@ -142,7 +142,7 @@ def run(b):
         "holds" if identical and close else "holds with caveat" if same > 0.999 else "does not hold"
     )
     settings = {"levels": LEVELS, "ema": EMA, "steps": steps, "peer": _peer_version()}
-    write_result(b, NAME, CLAIM, measured, verdict, numbers, settings, t0)
+    Result(NAME, CLAIM, measured, verdict, numbers, settings).write(b, t0)
 
 
 def _peer_version() -> str:

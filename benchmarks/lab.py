@@ -288,40 +288,46 @@ def versions() -> dict:
     }
 
 
-def write_result(
-    b: Budget,
-    name: str,
-    claim: str,
-    measured: str,
-    verdict: str,
-    numbers: dict,
-    settings: dict,
-    t0: float,
-    env: str = "",
-) -> Path:
-    """results/<name>.json: the headline, the verdict, every number, and how to reproduce it."""
-    assert verdict in ("holds", "does not hold", "holds with caveat"), verdict
-    b.results.mkdir(parents=True, exist_ok=True)
-    out = {
-        "experiment": name,
-        "claim": claim,
-        "measured": measured,
-        "verdict": verdict,
-        "numbers": numbers,
-        "settings": settings,
-        "training_seeds": list(b.train_seeds),
-        "eval_seeds": b.eval_seeds,
-        "quick": b.quick,
-        "versions": versions(),
-        "command": env
-        + f"python -m benchmarks.run_all --only {name}"
-        + (" --quick" if b.quick else ""),
-        "wall_s": round(time.perf_counter() - t0, 1),
-    }
-    path = b.results / f"{name}.json"
-    path.write_text(json.dumps(out, indent=1))
-    print(f"  {name}: {verdict}: {measured}", flush=True)
-    return path
+VERDICTS = ("holds", "does not hold", "holds with caveat")
+
+
+@dataclass
+class Result:
+    """One experiment's outcome: the claim, the headline measurement, the verdict and every
+    number behind it; `write` adds how it ran (seeds, versions, the command, wall time)."""
+
+    name: str
+    claim: str
+    measured: str
+    verdict: str
+    numbers: dict
+    settings: dict
+
+    def __post_init__(self):
+        assert self.verdict in VERDICTS, self.verdict
+
+    def write(self, b: Budget, t0: float, env: str = "") -> Path:
+        """results/<name>.json: the headline, the verdict, every number, how to reproduce it."""
+        b.results.mkdir(parents=True, exist_ok=True)
+        command = env + f"python -m benchmarks.run_all --only {self.name}"
+        out = {
+            "experiment": self.name,
+            "claim": self.claim,
+            "measured": self.measured,
+            "verdict": self.verdict,
+            "numbers": self.numbers,
+            "settings": self.settings,
+            "training_seeds": list(b.train_seeds),
+            "eval_seeds": b.eval_seeds,
+            "quick": b.quick,
+            "versions": versions(),
+            "command": command + (" --quick" if b.quick else ""),
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
+        path = b.results / f"{self.name}.json"
+        path.write_text(json.dumps(out, indent=1))
+        print(f"  {self.name}: {self.verdict}: {self.measured}", flush=True)
+        return path
 
 
 def figure_path(b: Budget, name: str) -> Path:

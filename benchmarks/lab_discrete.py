@@ -239,15 +239,15 @@ def settings(db: DBudget, **kw) -> dict:
 
 
 def write(b, db: DBudget, name, claim, measured, verdict, numbers, extra: dict, t0):
-    """lab.write_result with this budget's seeds and settings (one sampling seed per run)."""
-    from benchmarks.lab import write_result
+    """lab.Result.write with this budget's seeds and settings (one sampling seed per run)."""
+    from benchmarks.lab import Result
 
     lb = dataclasses.replace(b, train_seeds=db.seeds, eval_seeds=1)
     env = "" if db.name in ("cpu15", "quick") else f"{BUDGET_ENV}={db.name} "  # the budget used
     for var in (SEEDS_ENV, PARTIAL_ENV):  # and the other knobs, so the command reproduces it
         if os.environ.get(var) and not b.quick:
             env += f"{var}={os.environ[var]} "
-    return write_result(lb, name, claim, measured, verdict, numbers, settings(db, **extra), t0, env)
+    return Result(name, claim, measured, verdict, numbers, settings(db, **extra)).write(lb, t0, env)
 
 
 def arms_summary(scores: dict, seeds) -> dict:
