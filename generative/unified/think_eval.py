@@ -91,16 +91,7 @@ def score_forced(model, v: Vocab, pairs: np.ndarray, seed: int = 0) -> dict:
         composite_prompt(v, int(a), int(b), "think", int(c))
         for (a, b), c in zip(pairs, forced, strict=True)
     ]
-    gen = generate(
-        model,
-        v,
-        prompts,
-        64,
-        MAX_LEN,
-        image_codes=IMAGE_CODES,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    drawn = drawn_values(gen, v)
+    drawn = draw_values(model, v, prompts, seed)
     return {
         "n": len(pairs),
         "follows_forced": float((drawn == forced).mean()),
@@ -116,18 +107,18 @@ def score_rewrite(text_model, drawer, v: Vocab, pairs: np.ndarray, seed: int = 0
     words = [v.text[int(r[len(p)])] for r, p in zip(ans.tokens, prompts, strict=True)]
     c = np.array([int(w) if w.isdigit() else 0 for w in words])
     draw = [[v.BOS, *v.encode_text(f"draw {x}"), v.BOI] for x in c]
-    gen = generate(
-        drawer,
-        v,
-        draw,
-        64,
-        MAX_LEN,
-        image_codes=IMAGE_CODES,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    drawn = drawn_values(gen, v)
+    drawn = draw_values(drawer, v, draw, seed)
     return {
         "n": len(pairs),
         "rewrite_correct": float((c == pairs.sum(1)).mean()),
         "accuracy": float((drawn == pairs.sum(1)).mean()),
     }
+
+
+def draw_values(model, v: Vocab, prompts, seed: int) -> np.ndarray:
+    """The numbers the glyph images drawn after `prompts` show (exact checker; -1: none)."""
+    gen = generate(
+        model, v, prompts, 64, MAX_LEN, image_codes=IMAGE_CODES,
+        generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+    return drawn_values(gen, v)

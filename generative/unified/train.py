@@ -106,17 +106,7 @@ def fit_documents(
 ):
     """Train a fresh model on sample(generator, batch) -> Documents with the one loop:
     (model in eval mode, the loop's state)."""
-    lc = LoopConfig(
-        steps=cfg.steps,
-        lr=cfg.lr,
-        batch_size=cfg.batch_size,
-        warmup=cfg.warmup,
-        clip=cfg.clip,
-        seed=cfg.seed,
-        threads=cfg.threads,
-        device="cpu",
-        desc=f"unified {cfg.mode}",
-    )
+    lc = LoopConfig.of(cfg, device="cpu", desc=f"unified {cfg.mode}")
     d = start(lc)  # seeds the initialization
     model = build_model(v, cfg, max_len)
     loss_fn = document_loss(cfg, v, sample)
