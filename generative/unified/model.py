@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from generative.layers.feed_forward import feed_forward
+
 
 @dataclass
 class UnifiedConfig:
@@ -67,11 +69,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
         self.attn = Attention(hidden, heads)
-        self.mlp = nn.Sequential(
-            nn.Linear(hidden, 4 * hidden),
-            nn.GELU(approximate="tanh"),
-            nn.Linear(4 * hidden, hidden),
-        )
+        self.mlp = feed_forward(hidden)
 
     def forward(self, x, mask):
         x = x + self.attn(self.ln1(x), mask)

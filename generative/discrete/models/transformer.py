@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from generative.layers.embeddings import TimestepEmbedder
+from generative.layers.feed_forward import feed_forward
 
 
 @dataclass
@@ -94,11 +95,7 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.ln2 = nn.LayerNorm(hidden), nn.LayerNorm(hidden)
         self.attn = SelfAttention(hidden, heads, causal)
-        self.mlp = nn.Sequential(
-            nn.Linear(hidden, 4 * hidden),
-            nn.GELU(approximate="tanh"),
-            nn.Linear(4 * hidden, hidden),
-        )
+        self.mlp = feed_forward(hidden)
 
     def forward(self, x, cache=None, layer=0):
         x = x + self.attn(self.ln1(x), cache, layer)
