@@ -7,23 +7,18 @@ Every FM-type arm is sampled by Euler at k steps (k NFE), the distilled student 
 one consistency jump; k steps follow its teacher's straight chords); the same student is also
 scored by multistep consistency sampling (jump, re-noise, jump), whose re-noising assumes the
 teacher's marginals are plain FM's p_t, which a reflow teacher's are not. DDPM: DDIM at k steps.
-Standalone: one training seed (CPU is scarce here), the protocol's 5 evaluation seeds:
-    nice -n 10 python -m benchmarks.exp14_few_step [--quick] [--seeds N]
+Three training seeds and the protocol's 5 evaluation seeds (the lab's full budget):
+    python -m benchmarks.run_all --only exp14_few_step [--quick]
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
-from benchmarks import lab
 from benchmarks.lab import (
-    FULL,
-    QUICK,
     Result,
     cache_dir,
     ensure_runs,
@@ -274,24 +269,3 @@ def _figure(b, arms, numbers, scores):
     fig.tight_layout()
     fig.savefig(figure_path(b, NAME), dpi=110)
     plt.close(fig)
-
-
-def main():
-    import argparse
-
-    from generative.continuous import metrics
-
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="tiny budgets: the pipeline only")
-    ap.add_argument("--seeds", type=int, default=1, help="training seeds (the issue asks 3)")
-    a = ap.parse_args()
-    b = QUICK if a.quick else FULL
-    if a.quick:  # in-process: spawning workers would cost more than the tiny jobs
-        lab.WORKERS = 1
-    b = dataclasses.replace(b, train_seeds=tuple(range(a.seeds)))
-    os.environ.setdefault(metrics.FLOOR_CACHE_ENV, str(cache_dir(b.quick) / "floors"))
-    run(b)
-
-
-if __name__ == "__main__":
-    main()

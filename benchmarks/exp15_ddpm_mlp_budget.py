@@ -5,17 +5,14 @@ x50 <= 1.35x the floor? Same steps, same width, same time per step as the lab de
 The EMA arm checks a suspicion: the loop's EMA warm-up uses min(decay, (1 + step) / (10 + step)),
 which stays below 0.9975 over 3500 steps, so a decay of 0.999 or more should change nothing.
 
-    nice -n 10 python -m benchmarks.exp15_ddpm_mlp_budget [--seeds N] [--quick]
+    python -m benchmarks.run_all --only exp15_ddpm_mlp_budget [--quick]
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
 
-from benchmarks import lab
-from benchmarks.lab import FULL, QUICK, Result, cache_dir, compare_arms, figure_path
+from benchmarks.lab import Result, compare_arms, figure_path
 
 NAME = "exp15_ddpm_mlp_budget"
 CLAIM = (
@@ -72,24 +69,3 @@ def figure(b, numbers: dict):
     fig.tight_layout()
     fig.savefig(figure_path(b, NAME), dpi=120)
     plt.close(fig)
-
-
-def main():
-    import argparse
-
-    from generative.continuous import metrics
-
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="tiny budgets: the pipeline only")
-    ap.add_argument("--seeds", type=int, default=3, help="training seeds")
-    a = ap.parse_args()
-    b = QUICK if a.quick else FULL
-    b = dataclasses.replace(b, train_seeds=tuple(range(a.seeds)))
-    if a.quick:
-        lab.WORKERS = 1
-    os.environ.setdefault(metrics.FLOOR_CACHE_ENV, str(cache_dir(b.quick) / "floors"))
-    run(b)
-
-
-if __name__ == "__main__":
-    main()
