@@ -25,11 +25,15 @@ class QuantizerOutput:
     error: torch.Tensor
 
 
+# region: perplexity
 def perplexity(counts: torch.Tensor) -> float:
     """exp(entropy) of a histogram of code counts (zeros allowed)."""
     p = counts.double() / counts.sum().clamp_min(1)
     h = -(p * p.clamp_min(1e-300).log()).sum()
     return float(h.exp())
+
+
+# endregion
 
 
 class CodeStats:

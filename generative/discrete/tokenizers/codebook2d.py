@@ -188,6 +188,7 @@ def train_codebook(cfg: Codebook2DConfig, progress: bool = False, raw=None) -> C
         from tqdm import tqdm
 
         steps = tqdm(steps, desc=f"{cfg.quantizer} K={model.quantizer.num_codes}")
+    # region: train_step
     for step in steps:
         batch = x[torch.randint(len(x), (cfg.batch_size,), generator=gen)]
         if step % cfg.record_every == 0 or step == cfg.steps:
@@ -204,6 +205,7 @@ def train_codebook(cfg: Codebook2DConfig, progress: bool = False, raw=None) -> C
             opt.step()
         if step % cfg.record_every == 0:
             losses.append((step, rec.item()))
+    # endregion
     stats, counts = evaluate(model, held)
     return Codebook2DResult(
         cfg,

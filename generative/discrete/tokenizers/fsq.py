@@ -49,6 +49,7 @@ class FSQ(nn.Module):
         basis = torch.cumprod(torch.tensor([1] + levels[:-1], dtype=torch.int64), 0)
         self.register_buffer("basis", basis, persistent=False)
 
+    # region: fsq
     def bound(self, z: torch.Tensor) -> torch.Tensor:
         """The bounded tanh: h in (-L/2, L/2) shaped so rounding gives exactly L values."""
         half_l = (self.levels - 1) * (1 + self.eps) / 2
@@ -65,6 +66,8 @@ class FSQ(nn.Module):
         error = ((h.detach() - h.detach().round()) / self.half_width).pow(2).sum(-1).mean()
         idx = self.codes_to_indices(codes.detach())
         return QuantizerOutput(codes, idx, torch.zeros((), device=z.device), error)
+
+    # endregion
 
     def codes_to_indices(self, codes: torch.Tensor) -> torch.Tensor:
         """(..., D) codes on the grid -> int64 (...) indices in 0..K-1."""

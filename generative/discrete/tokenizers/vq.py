@@ -90,6 +90,7 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("initialized", torch.tensor(init != "kmeans"))
         self.restarts = 0  # codes moved by dead-code restart so far
 
+    # region: quantize
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the closest code for each row of flat (M, D)."""
         e = self.codebook
@@ -116,11 +117,14 @@ class VectorQuantizer(nn.Module):
         z_q = flat + (q - flat).detach() if self.straight_through else q
         return QuantizerOutput(z_q.reshape(z.shape), idx.reshape(z.shape[:-1]), loss, error)
 
+    # endregion
+
     @torch.no_grad()
     def set_codebook(self, e: torch.Tensor):
         self.codebook.data.copy_(e)
         self.ema_sum.copy_(e * self.ema_count[:, None])
 
+    # region: ema
     @torch.no_grad()
     def ema_step(self, flat: torch.Tensor, idx: torch.Tensor):
         """Running counts (always: they find dead codes), the EMA codebook, then restarts."""
@@ -147,3 +151,5 @@ class VectorQuantizer(nn.Module):
         self.ema_count[dead] = self.dead_threshold
         self.ema_sum[dead] = new * self.dead_threshold
         self.restarts += len(dead)
+
+    # endregion
