@@ -153,7 +153,8 @@ def bake_decode_scrub(data, oracle) -> dict:
             "nfe": int(nfe),
             "valid_share": float(valid.mean()),
             "rows": [{"class": int(c), "tokens": enc(t), "step": enc(s.tolist(), offset=1),
-                      "valid": bool(v)} for c, t, s, v in zip(cls, tok.tolist(), st, valid)],
+                      "valid": bool(v)}
+                     for c, t, s, v in zip(cls, tok.tolist(), st, valid, strict=True)],
         }  # fmt: skip
     return {"prompts": {str(k): v for k, v in PROMPTS.items()}, "draws": DRAWS,
             "maskgit_T": list(SCRUB_MASKGIT_T), "mdlm_steps": list(SCRUB_MDLM_STEPS),
@@ -206,12 +207,11 @@ def trained_traces() -> dict:
            "budget_steps": lab["settings"]["budget"]["steps"], "settings": []}  # fmt: skip
     for key, t in trace["traces"].items():
         T, ct = key.split(", choice temperature ")
-        final = t["rounds"][-1]
+        parts = zip(trace["classes"], t["rounds"][-1], t["fixed_round"], t["valid"], strict=True)
         rows = [{"class": c, "tokens": enc(tok), "round": enc(fr, offset=1), "fixes": [],
-                 "valid": bool(v)}
-                for c, tok, fr, v in zip(trace["classes"], final, t["fixed_round"], t["valid"])]  # fmt: skip
-        out["settings"].append({"T": int(T[2:]), "schedule": "cosine", "choice_temperature":
-                                float(ct), "corrector": 0, "nfe": t["nfe"], "rows": rows})  # fmt: skip
+                 "valid": bool(v)} for c, tok, fr, v in parts]  # fmt: skip
+        setting = {"T": int(T[2:]), "schedule": "cosine", "choice_temperature": float(ct)}
+        out["settings"].append({**setting, "corrector": 0, "nfe": t["nfe"], "rows": rows})
     return out
 
 
@@ -270,7 +270,7 @@ def check(unmask_every: int = 1) -> list[str]:
     old = stored["unmask-rounds"]
     for key in fresh:
         if key == "settings":
-            bad = [i for i, s in zip(picks, fresh[key]) if old[key][i] != s]
+            bad = [i for i, s in zip(picks, fresh[key], strict=True) if old[key][i] != s]
             problems += [f"unmask-rounds: setting {old[key][i] | {'rows': '...'}} differs"
                          for i in bad]  # fmt: skip
         elif key != "sources" and fresh[key] != old.get(key):

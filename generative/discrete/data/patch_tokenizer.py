@@ -68,6 +68,7 @@ class PatchTokenizer:
         tokens = np.where(mask == 0, 0, 1 + colour * 15 + mask - 1)
         return torch.from_numpy(tokens.astype(np.int64))
 
+    # region: patch-decode
     def decode(self, tokens) -> np.ndarray:
         """uint8 images (N, S, S, C) from tokens (N, grid * grid); any valid token sequence
         decodes (the result need not be a clean scene: that is the checker's job)."""
@@ -83,3 +84,5 @@ class PatchTokenizer:
         rgb = self.palette[np.clip(colour, 0, None)]  # (N, T, C)
         pix = np.where(lit[..., None], rgb[:, :, None, :], 0).astype(np.uint8)  # (N, T, 4, C)
         return pix.reshape(n, g, g, 2, 2, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * g, 2 * g, c)
+
+    # endregion
