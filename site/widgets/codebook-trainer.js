@@ -6,7 +6,7 @@
 // The cells are the plane coloured by assigned code; usage and perplexity come from a held-out
 // pass. Presets: far init with gradient VQ (collapse), EMA without restart (dead codes).
 import { FSQ2D, VQ2D, codeStats, initCodebook, points } from "./lib/codebook.js";
-import { LIM, drawCells, drawCodes, drawCounts, palette } from "./lib/codebook-draw.js";
+import { LIM, drawCells, drawCodes, drawCounts, palette, viewLimit } from "./lib/codebook-draw.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng } from "./lib/rng.js";
 import { button, deferred, frame, onResize, publish, select, setKnobs, slider } from "./lib/ui.js";
@@ -40,7 +40,11 @@ export function mount(root) {
   );
   button(knobs, { action: "healthy", label: "EMA + restart" }).addEventListener("click", () => setKnobs(root, HEALTHY));
 
-  const plot = new Plot(makeCanvas(stage, { aspect: 1, label: "codes, their cells and the held-out points" }), { xlim: [-LIM, LIM], ylim: [-LIM, LIM] });
+  const box = document.createElement("div"); // a square picture, no taller than a screen
+  box.style.maxWidth = "560px";
+  box.style.margin = "0 auto";
+  stage.appendChild(box);
+  const plot = new Plot(makeCanvas(box, { aspect: 1, label: "codes, their cells and the held-out points" }), { xlim: [-LIM, LIM], ylim: [-LIM, LIM] });
   const bars = document.createElement("canvas");
   bars.setAttribute("role", "img");
   bars.setAttribute("aria-label", "held-out hits per code");
@@ -64,7 +68,9 @@ export function mount(root) {
         beta: Number(beta.value), deadThreshold: Number(dead.value), lr: LR, kmeansInit: init.value === "kmeans",
       }); // prettier-ignore
     }
-    run = { q, rng, step: 0, loss: null, colours: palette(q.K), ...sets[name] };
+    const lim = viewLimit(q.positions()); // fixed for the run: the picture does not jump
+    plot.xlim = plot.ylim = [-lim, lim];
+    run = { q, rng, step: 0, loss: null, colours: palette(q.K), lim, ...sets[name] };
     run.stats = codeStats(q, run.held, N_EVAL);
     draw();
     if (!paused) start();
@@ -100,20 +106,20 @@ export function mount(root) {
   function draw() {
     const { q, stats, held, colours } = run;
     plot.fit();
-    drawCells(plot, q, colours);
+    drawCells(plot, q, colours, run.lim);
     plot.axes();
     plot.clipped(() => {
       plot.ctx.fillStyle = "rgba(52, 58, 64, 0.45)";
       for (let i = 0; i < 1500; i++) plot.ctx.fillRect(plot.px(held[2 * i]) - 0.75, plot.py(held[2 * i + 1]) - 0.75, 1.5, 1.5);
     });
     drawCodes(plot, q.positions(), stats.counts);
-    plot.text(`step ${run.step} / ${STEPS}`, [-LIM, LIM], { dx: 6, dy: 14, align: "left", color: COLORS.ink });
+    plot.text(`step ${run.step} / ${STEPS}`, [-run.lim, run.lim], { dx: 6, dy: 14, align: "left", color: COLORS.ink });
     drawCounts(bars, stats.counts, colours);
     const isVq = q instanceof VQ2D;
     const deadCodes = q.K - stats.used;
     readout.textContent =
       `${isVq ? "VQ" : `FSQ [${levels.value}]`}, K = ${q.K}: usage ${(100 * stats.usage).toFixed(0)}% ` +
-      `(${stats.used} codes hit, ${deadCodes} dead), perplexity ${stats.perplexity.toFixed(1)} of ${q.K}, ` +
+      `(${stats.used} hit, ${deadCodes} dead), perplexity ${stats.perplexity.toFixed(1)} of ${q.K}, ` +
       `reconstruction MSE ${stats.reconMse.toFixed(4)}` +
       (isVq ? `; restarts so far ${q.restarts}` : "; FSQ with no encoder learns nothing: the grid and its cells are fixed") +
       (isVq && run.loss ? `; loss ${run.loss.loss.toFixed(4)} (β only weighs the commitment term, which has no encoder to train here)` : "");

@@ -4,6 +4,14 @@ import { COLORS } from "./plot.js";
 import { makeRng } from "./rng.js";
 
 export const LIM = 2.6; // standardized 2D data lies within about +-2 (codebook_figures.py's box)
+
+/** The half-width of a view that holds the data and every code (a far-corner init starts near
+ * (4, 4): the reader should see the winning code walk in), at most 6. */
+export function viewLimit(e) {
+  let m = LIM;
+  for (const v of e) m = Math.max(m, Math.abs(v) + 0.4);
+  return Math.min(m, 6);
+}
 const CELLS = 120; // cells per side of the assignment picture
 
 /** A light colour per code, the same on every redraw. */
@@ -12,13 +20,13 @@ export function palette(K) {
   return Array.from({ length: K }, () => [0, 1, 2].map(() => Math.round(255 * (0.5 + 0.5 * rng.uniform()))));
 }
 
-/** Paint the plane by assigned code: q.assign(x, y) at the centre of each of CELLS^2 cells. */
-export function drawCells(plot, q, colours) {
+/** Paint the view [-lim, lim]^2 by assigned code: q.assign(x, y) at the centre of each cell. */
+export function drawCells(plot, q, colours, lim = LIM) {
   const img = new ImageData(CELLS, CELLS);
   for (let r = 0; r < CELLS; r++) {
-    const y = LIM - ((r + 0.5) / CELLS) * 2 * LIM;
+    const y = lim - ((r + 0.5) / CELLS) * 2 * lim;
     for (let c = 0; c < CELLS; c++) {
-      const x = -LIM + ((c + 0.5) / CELLS) * 2 * LIM;
+      const x = -lim + ((c + 0.5) / CELLS) * 2 * lim;
       const rgb = colours[q.assign(x, y)];
       img.data.set([rgb[0], rgb[1], rgb[2], 255], 4 * (r * CELLS + c));
     }
@@ -28,9 +36,9 @@ export function drawCells(plot, q, colours) {
   off.getContext("2d").putImageData(img, 0, 0);
   const { ctx } = plot;
   ctx.imageSmoothingEnabled = false;
-  const x0 = plot.px(-LIM);
-  const y0 = plot.py(LIM);
-  ctx.drawImage(off, x0, y0, plot.px(LIM) - x0, plot.py(-LIM) - y0);
+  const x0 = plot.px(-lim);
+  const y0 = plot.py(lim);
+  ctx.drawImage(off, x0, y0, plot.px(lim) - x0, plot.py(-lim) - y0);
 }
 
 /** Codes as dots sized by count; codes never hit are red crosses (as in exp20's figure). */
@@ -58,10 +66,11 @@ export function drawCodes(plot, e, counts) {
       }
     }
   });
-  // codes outside the box (the far-corner init starts at about (4, 4)) point at where they are
-  const out = [];
-  for (let k = 0; k < counts.length; k++) if (Math.max(Math.abs(e[2 * k]), Math.abs(e[2 * k + 1])) > LIM) out.push(k);
-  if (out.length) plot.text(`${out.length} code(s) outside the box, up to (${e[2 * out[0]].toFixed(1)}, ${e[2 * out[0] + 1].toFixed(1)})`, [LIM, LIM], { dx: -4, dy: 14, align: "right", color: "#e03131" });
+  // codes outside the view (only past the cap of viewLimit) are counted, not lost
+  const lim = plot.xlim[1];
+  let out = 0;
+  for (let k = 0; k < counts.length; k++) if (Math.max(Math.abs(e[2 * k]), Math.abs(e[2 * k + 1])) > lim) out++;
+  if (out) plot.text(`${out} code(s) outside the view`, [lim, lim], { dx: -4, dy: 14, align: "right", color: "#e03131" });
 }
 
 /** One bar per code (its held-out count), tallest first; dead codes are a red tick at zero. */
