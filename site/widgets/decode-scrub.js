@@ -60,18 +60,18 @@ export async function mount(root) {
       const fresh = new Set([...r.step].flatMap((s, i) => (s === k ? [i] : []))); // fixed by this call
       const x = j * colW + (colW - side) / 2;
       ctx.fillStyle = COLORS.ink;
-      ctx.font = "13px system-ui, sans-serif";
+      ctx.font = `${Math.min(13, Math.floor(colW / 11))}px system-ui, sans-serif`;
       ctx.textAlign = "center";
       ctx.fillText(title, j * colW + colW / 2, 15);
       drawTokens(ctx, shown, palette, { x, y: 24, cell, mark: fresh });
       const fixed = shown.filter((t) => t >= 0).length;
       const done = k >= nfe;
-      ctx.font = "12px system-ui, sans-serif";
+      ctx.font = `${Math.min(12, Math.floor(colW / 13))}px system-ui, sans-serif`; // fits a phone
       ctx.fillStyle = done ? (r.valid ? COLORS.alt : COLORS.data) : COLORS.ink;
       const status = done ? `done in ${nfe} calls: ${r.valid ? "valid ✓" : "invalid ✗"}` : `call ${k} of ${nfe}: ${fixed}/64 fixed`;
       ctx.fillText(status, j * colW + colW / 2, 24 + side + 16);
       ctx.fillStyle = COLORS.noise;
-      ctx.fillText(`${Math.round(100 * runs[run].valid_share)}% valid of all ${runs[run].rows.length} baked draws`, j * colW + colW / 2, 24 + side + 32);
+      ctx.fillText(`all ${runs[run].rows.length} draws: ${Math.round(100 * runs[run].valid_share)}% valid`, j * colW + colW / 2, 24 + side + 32);
       const key = j === 0 ? "ar" : j === 1 ? "mg" : "md";
       Object.assign(state, { [`${key}_fixed`]: fixed, [`${key}_done`]: done, [`${key}_valid`]: r.valid, [`${key}_valid_share`]: runs[run].valid_share, [`${key}_nfe`]: nfe });
     });

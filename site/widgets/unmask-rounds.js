@@ -24,7 +24,7 @@ export async function mount(root) {
   button(knobs, { action: "failure", label: "failure: choice temperature 0" }).addEventListener("click", () =>
     setKnobs(root, { choice_temperature: "0", call: Number(call.max) }),
   );
-  const plot = new Plot(makeCanvas(stage, { aspect: 0.62, label: "unmasking rounds and validity" }));
+  const plot = new Plot(makeCanvas(stage, { aspect: 0.45, label: "unmasking rounds and validity" }));
   const key = (s) => `${s.T}/${s.schedule}/${Number(s.choice_temperature)}/${s.corrector}`;
   const cells = new Map(baked.settings.map((s) => [key(s), s]));
   const trainedCells = new Map((trained.settings || []).map((s) => [key(s), s]));
@@ -98,11 +98,17 @@ export async function mount(root) {
     }
     lastMax = max;
     const k = Number(call.value);
-    plot.fit();
-    const { width, height } = plot;
-    const gridW = width * 0.68;
+    // wide: the two rows of samples beside the bars; narrow (a phone): the bars below
+    const outer = plot.canvas.parentElement ? plot.canvas.parentElement.clientWidth : 600;
+    const wide = outer >= 560;
+    const gridW = wide ? outer * 0.68 : outer;
     const colW = gridW / 4;
-    const cell = Math.max(2, Math.floor(Math.min(colW - 8, (height - 70) / 2) / 16));
+    const cell = Math.max(2, Math.floor(Math.min(colW - 8, 160) / 16));
+    const rowsH = 2 * 16 * cell + 76;
+    const barsH = wide ? rowsH - 30 : 150;
+    plot.canvas.dataset.aspect = String((wide ? rowsH : rowsH + barsH + 24) / outer);
+    plot.fit();
+    const { width } = plot;
     drawRow(setting, 18, cell, "exact posterior (oracle)", colW);
     const tr = trainedCells.get(key(setting));
     const y2 = 18 + 16 * cell + 40;
@@ -111,10 +117,11 @@ export async function mount(root) {
     } else {
       plot.ctx.textAlign = "left";
       plot.ctx.fillStyle = COLORS.noise;
-      plot.ctx.fillText("trained network: the lab saved its rounds only at the cosine", 4, y2 + 20);
-      plot.ctx.fillText("schedule, T = 4, 8, 16, choice temperature 0 or 4.5, no corrector", 4, y2 + 36);
+      plot.ctx.fillText("trained network: no trace saved at this setting", 4, y2 + 20);
+      plot.ctx.fillText("(saved: cosine, T = 4, 8, 16, choice T 0 or 4.5, no corrector)", 4, y2 + 36);
     }
-    drawBars(setting, gridW + 12, 18, width - gridW - 16, height * 0.6);
+    if (wide) drawBars(setting, gridW + 12, 18, width - gridW - 16, barsH);
+    else drawBars(setting, 8, rowsH + 20, width - 16, barsH);
     const phase = k <= setting.T ? `round ${k} of ${setting.T}` : `corrector call ${k - setting.T} of ${setting.corrector}`;
     readout.textContent =
       `${phase} (${setting.nfe} network calls in all). The exact posterior at this setting gives ` +
