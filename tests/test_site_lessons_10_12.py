@@ -47,7 +47,9 @@ def _canvas_png(widget) -> bytes:
 @pytest.mark.parametrize("page_name", [SCRUB, ROUNDS])
 def test_widgets_mount_clean_and_offline(open_page, page_name):
     probe = open_page(page_name)
-    names = [probe.widgets().nth(i).get_attribute("data-widget") for i in range(probe.widgets().count())]
+    names = [
+        probe.widgets().nth(i).get_attribute("data-widget") for i in range(probe.widgets().count())
+    ]
     want = "decode-scrub" if page_name == SCRUB else "unmask-rounds"
     assert want in names
     w = probe.page.locator(f'.widget[data-widget="{want}"]')
@@ -76,7 +78,9 @@ def test_choice_temperature_zero_shows_the_failure(open_page):
     probe = open_page(ROUNDS)
     w = probe.page.locator('.widget[data-widget="unmask-rounds"]')
     default = probe.settled(w)
-    read = lambda: int(re.search(r"gives (\d+)% valid", w.locator(".readout").inner_text()).group(1))  # noqa: E731
+    read = lambda: int(
+        re.search(r"gives (\d+)% valid", w.locator(".readout").inner_text()).group(1)
+    )  # noqa: E731
     before, picture = read(), _canvas_png(w)
     bad = probe.failure(w)
     assert bad["choice_temperature"] == "0" and bad["call"] == bad["nfe"]
