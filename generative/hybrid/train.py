@@ -1,0 +1,126 @@
+"""Training a two-tower pipeline: pre-train the text encoder if its kind needs it, freeze it if
+its kind says so, then train the masked-token generator under it with the one loop.
+
+The generator's loss is MaskGIT's (mask a cosine-drawn share of the image tokens, cross-entropy
+on them), conditioned on the encoder's features; with probability p_drop a caption is replaced by
+the null features so that the same network is also the unconditional model guidance needs.
+A frozen encoder is part of the saved model but has requires_grad off: the loop's optimizer
+never sees its weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from generative.config import check, option
+from generative.discrete.data.patch_tokenizer import PatchTokenizer
+from generative.discrete.data.shapes import make_shapes
+from generative.discrete.objectives.maskgit import mask_tokens
+from generative.discrete.objectives.schedules import gamma
+from generative.hybrid import pretrain
+from generative.hybrid.captions import Captions, caption_text, encode, scene_attrs
+from generative.hybrid.encoders import ENCODERS, FROZEN, make_encoder
+from generative.hybrid.generator import CONDITIONING, GeneratorConfig, MaskedGenerator
+from generative.loop import LoopConfig, fit, start
+
+ADVICE = "lower --lr or raise --clip"
+
+
+@dataclass
+class HybridConfig:
+    encoder: str = option("pretrained", "text encoder", choices=ENCODERS)
+    conditioning: str = option("xattn", "how the generator reads the text", choices=CONDITIONING)
+    steps: int = option(3000, "generator training steps", ge=1)
+    pretrain_steps: int = option(1500, "encoder pre-training steps (pretrained, contrastive)", ge=1)
+    batch_size: int = option(64, "scenes per step", ge=1)
+    lr: float = option(1e-3, "peak learning rate", gt=0)
+    warmup: int = option(100, "linear warm-up steps", ge=0)
+    clip: float = option(1.0, "gradient-norm clip (0: off)", ge=0)
+    hidden: int = option(128, "generator width", ge=8)
+    depth: int = option(4, "generator blocks", ge=1)
+    heads: int = option(4, "attention heads (divides hidden and text-dim)", ge=1)
+    text_dim: int = option(64, "text encoder width", ge=8)
+    text_depth: int = option(2, "text transformer blocks", ge=1)
+    p_drop: float = option(0.1, "caption dropout (guidance needs > 0)", ge=0, lt=1)
+    n_train: int = option(8192, "training scenes", ge=16)
+    seed: int = option(0, "training seed")
+    threads: int = option(1, "CPU threads", ge=1)
+
+
+@dataclass
+class Corpus:
+    """Training scenes: image tokens (N, 64) and their captions."""
+
+    tokens: torch.Tensor
+    caps: Captions
+
+
+def make_corpus(n: int, seed: int) -> Corpus:
+    scenes = make_shapes(n, seed=seed, two_objects=True)
+    caps = encode([caption_text(a) for a in scene_attrs(scenes.labels)])
+    return Corpus(PatchTokenizer().encode(scenes.images), caps)
+
+
+class Hybrid(nn.Module):
+    """The two towers in one module (one checkpoint): encoder(caps) -> generator(tokens, .)."""
+
+    def __init__(self, encoder: nn.Module, generator: MaskedGenerator):
+        super().__init__()
+        self.encoder, self.generator = encoder, generator
+
+    def forward(self, tokens, caps: Captions, drop=None):
+        feats = self.encoder(caps)
+        if drop is not None:
+            feats = self.generator.drop(feats, drop)
+        return self.generator(tokens, feats)
+
+
+def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
+    """A fresh model: the encoder pre-trained and frozen as its kind says; (model, notes)."""
+    enc, notes = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads), {}
+    size = (cfg.text_dim, cfg.text_depth, cfg.heads, cfg.pretrain_steps)
+    if cfg.encoder == "pretrained":
+        enc, notes["question_accuracy"] = pretrain.pretrain_questions(*size, seed=cfg.seed)
+    elif cfg.encoder == "contrastive":
+        args = (corpus.caps, corpus.tokens, PatchTokenizer().vocab_size)
+        enc, notes["retrieval_accuracy"] = pretrain.pretrain_contrastive(*size, *args, cfg.seed)
+    if cfg.encoder in FROZEN:
+        enc.requires_grad_(False).eval()
+    tok = PatchTokenizer()
+    gcfg = GeneratorConfig(
+        tok.vocab_size, tok.seq_len, cfg.text_dim, cfg.conditioning, cfg.hidden, cfg.depth, cfg.heads
+    )
+    return Hybrid(enc, MaskedGenerator(gcfg)), notes
+
+
+def hybrid_loss(cfg: HybridConfig, corpus: Corpus, mask_id: int):
+    """loss_fn(net, streams) for the loop: MaskGIT's masked cross-entropy under the caption."""
+
+    def loss_fn(net, streams):
+        idx = torch.randint(len(corpus.tokens), (cfg.batch_size,), generator=streams.gen)
+        x, caps = corpus.tokens[idx], corpus.caps.take(idx)
+        drop = torch.rand(cfg.batch_size, generator=streams.gen) < cfg.p_drop
+        ratio = gamma("cosine", torch.rand(len(x), generator=streams.noise), x.shape[1]).float()
+        xm, mask = mask_tokens(x, ratio, mask_id, streams.noise)
+        logits = net(xm, caps, drop)  # (B, N, V)
+        return F.cross_entropy(logits[mask], x[mask])
+
+    return loss_fn
+
+
+def train_hybrid(cfg: HybridConfig, out_dir=None, progress: bool = False):
+    """(model in eval mode, the loop's state with the encoder's pre-training notes)."""
+    check(cfg)
+    lc = LoopConfig.of(cfg, device="cpu", advice=ADVICE, desc=f"hybrid {cfg.encoder}")
+    corpus = make_corpus(cfg.n_train, cfg.seed)
+    model, notes = build(cfg, corpus)
+    d = start(lc)  # the generator's own stream from here on
+    loss_fn = hybrid_loss(cfg, corpus, model.generator.cfg.mask_id)
+    meta = {"train": asdict(cfg), "notes": notes}
+    fitted = fit(lc, d, model, loss_fn, out_dir, progress=progress, meta=meta)
+    fitted.state["notes"] = notes
+    return fitted.model.eval(), fitted.state
