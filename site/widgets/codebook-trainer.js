@@ -5,7 +5,7 @@
 // dead-code threshold restart at batch points. FSQ has no codes to learn: its grid is fixed.
 // The cells are the plane coloured by assigned code; usage and perplexity come from a held-out
 // pass. Presets: far init with gradient VQ (collapse), EMA without restart (dead codes).
-import { FSQ2D, VQ2D, codeStats, initCodebook, points } from "./lib/codebook.js";
+import { FSQ2D, VQ2D, codeStats, initCodebook, points, rngDraw } from "./lib/codebook.js";
 import { LIM, drawCells, drawCodes, drawCounts, palette, viewLimit } from "./lib/codebook-draw.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
 import { makeRng } from "./lib/rng.js";
@@ -86,7 +86,7 @@ export function mount(root) {
         batch[2 * i] = train[2 * r];
         batch[2 * i + 1] = train[2 * r + 1];
       }
-      run.loss = q.step(batch, BATCH, (n, c) => Array.from({ length: c }, () => Math.floor(rng.uniform() * n)), rng);
+      run.loss = q.step(batch, BATCH, (n, c) => Array.from({ length: c }, () => Math.floor(rng.uniform() * n)), rngDraw(rng));
     }
     run.step += 1;
   }

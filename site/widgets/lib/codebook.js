@@ -46,23 +46,34 @@ export function nearest(e, K, x, y) {
   return best;
 }
 
-/** k-means++ seeding then 10 Lloyd iterations on n points (vq.py's kmeans); rng.uniform draws. */
-export function kmeans(pts, n, K, rng, iters = 10) {
+/** A seeded `draw(n, weights)` for kmeans: an index in 0..n-1, uniform when weights is null or
+ * sums to zero, else with probability proportional to weights[i] (torch.multinomial's law). */
+export function rngDraw(rng) {
+  return (n, weights = null) => {
+    const total = weights ? weights.reduce((a, b) => a + b, 0) : 0;
+    if (!(total > 0)) return Math.floor(rng.uniform() * n);
+    let u = rng.uniform() * total;
+    let j = 0;
+    while (j < n - 1 && (u -= weights[j]) >= 0) j++;
+    return j;
+  };
+}
+
+/** vq.py's kmeans on n points: k-means++ seeding (each new centre drawn with probability ~ the
+ * squared distance to the nearest centre so far), then Lloyd's iterations; an empty cluster keeps
+ * its centre. draw(n, weights) makes the random choices (rngDraw, or torch's in the tests). */
+export function kmeans(pts, n, K, draw, iters = 10) {
   const c = new Float64Array(2 * K);
-  const first = Math.floor(rng.uniform() * n);
+  const first = draw(n, null);
   c.set([pts[2 * first], pts[2 * first + 1]], 0);
   const d2 = new Float64Array(n).fill(Infinity);
   for (let k = 1; k < K; k++) {
-    let total = 0;
     for (let i = 0; i < n; i++) {
       const dx = pts[2 * i] - c[2 * (k - 1)];
       const dy = pts[2 * i + 1] - c[2 * (k - 1) + 1];
       d2[i] = Math.min(d2[i], dx * dx + dy * dy);
-      total += d2[i];
     }
-    let u = rng.uniform() * total; // each new centre with probability ~ squared distance
-    let j = total > 0 ? 0 : Math.floor(rng.uniform() * n);
-    if (total > 0) while (j < n - 1 && (u -= d2[j]) >= 0) j++;
+    const j = draw(n, d2);
     c.set([pts[2 * j], pts[2 * j + 1]], 2 * k);
   }
   for (let it = 0; it < iters; it++) {
@@ -105,11 +116,12 @@ export class VQ2D {
     for (let i = 0; i < 2 * this.K; i++) this.sum[i] = e[i] * this.count[i >> 1];
   }
 
-  /** One training step on a batch of m points. Returns the losses' values. */
-  step(batch, m, pick, rng = null) {
+  /** One training step on a batch of m points; pick(n, count) chooses the batch rows dead codes
+   * restart at, draw(n, weights) the k-means seeds (first step of a k-means init only). */
+  step(batch, m, pick, draw = null) {
     const { K, e } = this;
     if (this.kmeansInit) {
-      this.setCodebook(kmeans(batch, m, K, rng));
+      this.setCodebook(kmeans(batch, m, K, draw));
       this.kmeansInit = false;
     }
     const idx = new Int32Array(m);
