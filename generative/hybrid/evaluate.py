@@ -6,6 +6,7 @@ a mask id, never the model): the caption is encoded once, and guidance wraps the
 
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 
@@ -81,12 +82,12 @@ def caption_oracle(caps: Captions) -> Oracle:
 def oracle_bound(caps: Captions, chunk: int = 20, **decoding) -> dict:
     """Scores of the exact posterior decoded like the generator: the decoder's ceiling.
     Captions go chunk at a time (each caption's scenes are one-hot cached by the oracle)."""
-    images = []
+    images, seed = [], decoding.pop("seed", 0)
     for i in range(0, len(caps), chunk):
         part = caps.take(torch.arange(i, min(i + chunk, len(caps))))
         oracle = caption_oracle(part)
-        decoding["seed"] = decoding.get("seed", 0) + i
-        images.append(decode_images(lambda x: oracle(x, part.attrs), len(part), **decoding)[0])
+        posterior = functools.partial(oracle, cond=part.attrs)
+        images.append(decode_images(posterior, len(part), seed=seed + i, **decoding)[0])
     return score(np.concatenate(images), caps.attrs.numpy(), pairs=True)
 
 

@@ -143,7 +143,9 @@ def guided_logits(net: MaskedGenerator, tokens, feats: Features, w: float):
     B = tokens.shape[0]
     null = net.null_features(B)
     L = feats.seq.shape[1]
-    null = Features(null.seq.expand(B, L, -1), torch.arange(L, device=tokens.device)[None].expand(B, L) == 0)
+    null = Features(
+        null.seq.expand(B, L, -1), torch.arange(L, device=tokens.device)[None].expand(B, L) == 0
+    )
     both = Features(torch.cat([feats.seq, null.seq]), torch.cat([feats.mask, null.mask]))
     c, u = net(torch.cat([tokens, tokens]), both).chunk(2)  # (B, N, V) each
     return u + w * (c - u)

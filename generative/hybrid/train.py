@@ -35,7 +35,7 @@ class HybridConfig:
     encoder: str = option("pretrained", "text encoder", choices=ENCODERS)
     conditioning: str = option("xattn", "how the generator reads the text", choices=CONDITIONING)
     steps: int = option(3000, "generator training steps", ge=1)
-    pretrain_steps: int = option(1500, "encoder pre-training steps (pretrained, contrastive)", ge=1)
+    pretrain_steps: int = option(2000, "encoder pre-training steps (pretrained, contrastive)", ge=1)
     batch_size: int = option(64, "scenes per step", ge=1)
     lr: float = option(1e-3, "peak learning rate", gt=0)
     warmup: int = option(100, "linear warm-up steps", ge=0)
@@ -80,7 +80,9 @@ class Hybrid(nn.Module):
 
 
 def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
-    """A fresh model: the encoder pre-trained and frozen as its kind says; (model, notes)."""
+    """A fresh model, the same for the same seed: the encoder pre-trained and frozen as its
+    kind says; (model, notes)."""
+    torch.manual_seed(cfg.seed)
     enc, notes = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads), {}
     size = (cfg.text_dim, cfg.text_depth, cfg.heads, cfg.pretrain_steps)
     if cfg.encoder == "pretrained":
@@ -92,7 +94,13 @@ def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
         enc.requires_grad_(False).eval()
     tok = PatchTokenizer()
     gcfg = GeneratorConfig(
-        tok.vocab_size, tok.seq_len, cfg.text_dim, cfg.conditioning, cfg.hidden, cfg.depth, cfg.heads
+        tok.vocab_size,
+        tok.seq_len,
+        cfg.text_dim,
+        cfg.conditioning,
+        cfg.hidden,
+        cfg.depth,
+        cfg.heads,
     )
     return Hybrid(enc, MaskedGenerator(gcfg)), notes
 
@@ -124,3 +132,28 @@ def train_hybrid(cfg: HybridConfig, out_dir=None, progress: bool = False):
     fitted = fit(lc, d, model, loss_fn, out_dir, progress=progress, meta=meta)
     fitted.state["notes"] = notes
     return fitted.model.eval(), fitted.state
+
+
+def load_hybrid(run_dir) -> tuple[Hybrid, HybridConfig]:
+    """A trained pipeline from its run folder (config.json + the checksummed checkpoint); the
+    encoder is rebuilt empty and gets its weights from the checkpoint, no pre-training."""
+    from generative.checkpoint import load_checkpoint
+    from generative.config import saved_config
+
+    cfg = saved_config(HybridConfig, run_dir)
+    tensors, _ = load_checkpoint(run_dir)
+    tok = PatchTokenizer()
+    enc = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads)
+    gcfg = GeneratorConfig(
+        tok.vocab_size,
+        tok.seq_len,
+        cfg.text_dim,
+        cfg.conditioning,
+        cfg.hidden,
+        cfg.depth,
+        cfg.heads,
+    )
+    model = Hybrid(enc, MaskedGenerator(gcfg))
+    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+    model.load_state_dict(weights)
+    return model.eval(), cfg

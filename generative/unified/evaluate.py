@@ -36,23 +36,23 @@ def caption_agreement(images, labels: dict, two_objects: bool) -> tuple[np.ndarr
 
 
 @torch.no_grad()
-def score_t2i(
+def draw_images(
     model,
     v: Vocab,
-    scenes: ShapesData,
+    captions: list[str],
     mode: str = "chameleon",
-    two_objects=False,
     guidance: float = 1.0,
     temperature: float = 1.0,
     steps: int = 8,
     seed: int = 0,
     batch: int = 100,
-) -> dict:
-    """Validity and caption agreement of images drawn from the scenes' captions."""
+) -> tuple[np.ndarray, torch.Tensor, int]:
+    """uint8 images (N, 16, 16, 3) written for the captions, span_ok (N,) (did the grammar
+    close a 64-token span) and the network calls made."""
     g = torch.Generator().manual_seed(seed)
-    codes, spans_ok, nfe, t0 = [], [], 0, time.perf_counter()
-    for i in range(0, len(scenes), batch):
-        prompts = prompts_t2i(v, scenes.captions[i : i + batch])
+    codes, spans_ok, nfe = [], [], 0
+    for i in range(0, len(captions), batch):
+        prompts = prompts_t2i(v, captions[i : i + batch])
         if mode == "chameleon":
             gen = generate(
                 model,
@@ -80,11 +80,18 @@ def score_t2i(
             ok, nfe = torch.ones(len(c), dtype=torch.bool), nfe + calls
         codes.append(c)
         spans_ok.append(ok)
-    images = PatchTokenizer().decode(torch.cat(codes))
+    return PatchTokenizer().decode(torch.cat(codes)), torch.cat(spans_ok), nfe
+
+
+def score_t2i(model, v: Vocab, scenes: ShapesData, two_objects=False, **drawing) -> dict:
+    """Validity and caption agreement of images drawn from the scenes' captions (drawing:
+    draw_images' keyword arguments)."""
+    t0 = time.perf_counter()
+    images, spans_ok, nfe = draw_images(model, v, scenes.captions, **drawing)
     valid, agree = caption_agreement(images, scenes.labels, two_objects)
     return {
         "n": len(scenes),
-        "span_ok": float(torch.cat(spans_ok).float().mean()),
+        "span_ok": float(spans_ok.float().mean()),
         "valid": float(valid.mean()),
         "caption_agreement": float(agree.mean()),
         "nfe": nfe,
