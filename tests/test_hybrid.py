@@ -177,3 +177,21 @@ def test_end_to_end_sample_and_evaluate_shapes():
     assert images.shape == (4, 16, 16, 3) and images.dtype == np.uint8 and calls == 8
     r = evaluate(model, n_pairs=2, steps=4)
     assert 0.0 <= r["binding"] <= r["shape"] + 1e-9 and r["calls"] == 4
+
+
+def test_command_line_train_sample_evaluate(tmp_path, capsys):
+    from generative.cli import main
+
+    run = tmp_path / "hy"
+    tiny = "--steps 3 --batch-size 8 --hidden 16 --depth 1 --text-dim 16 --n-train 32".split()
+    assert main(["hybrid", "train", "--encoder", "oracle", "--out", str(run), *tiny]) == 0
+    cap = "a red square on the left, above a blue circle on the right"
+    png = tmp_path / "s.png"
+    args = ["hybrid", "sample", str(run), "--caption", cap, "--n", "2", "--steps", "4"]
+    assert main([*args, "--out", str(png)]) == 0 and png.stat().st_size > 0
+    assert main(["hybrid", "evaluate", str(run), "--pairs", "1", "--steps", "2"]) == 0
+    assert '"binding"' in capsys.readouterr().out
+    assert main(["hybrid", "sample", str(run), "--caption", "a red blob"]) == 2
+    assert "unknown word 'blob'" in capsys.readouterr().err
+    assert main(["hybrid", "train", "--encoder", "oracle", "--out", str(run), *tiny]) == 2
+    assert "already holds a run" in capsys.readouterr().err
