@@ -195,3 +195,21 @@ def test_command_line_train_sample_evaluate(tmp_path, capsys):
     assert "unknown word 'blob'" in capsys.readouterr().err
     assert main(["hybrid", "train", "--encoder", "oracle", "--out", str(run), *tiny]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_exp50_quick_budget_writes_its_table_and_figure(tmp_path, monkeypatch):
+    import json
+
+    from benchmarks import exp50_hybrid
+
+    monkeypatch.setenv("GENERATIVE_HYBRID_BUDGET", "quick")
+    monkeypatch.setenv("GENERATIVE_HYBRID_OUT", str(tmp_path))
+    exp50_hybrid.main()
+    res = json.loads((tmp_path / "exp50_hybrid_quick.json").read_text())
+    assert set(res["table"]) == {f"{e}-{c}" for e, c in exp50_hybrid.ARMS} | {
+        "unified-chameleon",
+        "unified-showo",
+    }
+    for scores in res["table"].values():
+        assert 0 <= scores["1.0"]["binding"] <= scores["1.0"]["shape"] + 1e-9
+    assert (tmp_path / "exp50_hybrid_quick.png").stat().st_size > 0
