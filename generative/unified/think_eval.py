@@ -82,6 +82,7 @@ def score_composite(model, v: Vocab, pairs: np.ndarray, variant: str, seed: int 
     return out
 
 
+# region: forced-trace
 @torch.no_grad()
 def score_forced(model, v: Vocab, pairs: np.ndarray, seed: int = 0) -> dict:
     """How often a forced wrong trace answer c' (a + b + k mod 100, k in 1..99) is drawn."""
@@ -97,6 +98,9 @@ def score_forced(model, v: Vocab, pairs: np.ndarray, seed: int = 0) -> dict:
         "follows_forced": float((drawn == forced).mean()),
         "draws_true_sum": float((drawn == pairs.sum(1)).mean()),
     }
+
+
+# endregion
 
 
 @torch.no_grad()
