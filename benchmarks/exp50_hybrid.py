@@ -83,13 +83,47 @@ def run_arm(job) -> dict:
         str(w): evaluate(model, b.n_pairs, seed, guidance=w, decoder="fixed", steps=b.rounds)
         for w in b.guidance
     }
+    shown = {str(w): examples(model, b, w, seed) for w in b.guidance}
     return {
         "encoder": encoder, "conditioning": conditioning, "seed": seed, "train": asdict(cfg),
         "params": sum(p.numel() for p in model.parameters()),
         "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_cpu_s": train_cpu, "final_loss": state["losses"][-1][1],
-        "notes": state["notes"], "scores": scores,
+        "notes": state["notes"], "scores": scores, "examples": shown,
     }  # fmt: skip
+
+
+def palette_string(image) -> str:
+    import numpy as np
+
+    from generative.discrete.data.shapes import PALETTE
+
+    px = image.reshape(-1, 3)
+    idx = np.full(len(px), 9)
+    idx[(px == 0).all(1)] = 0
+    for k, colour in enumerate(PALETTE):
+        idx[(px == colour).all(1)] = k + 1
+    return "".join(map(str, idx))
+
+
+def examples(model, b: Budget, w: float, seed: int, pairs: int = 6) -> dict:
+    """The first swap pairs' images for lesson 15's widget: each image as 256 characters, one a
+    pixel in raster order (0 black, 1-4 the palette colours, 9 anything else), and whether each
+    is near-valid and binds."""
+    from generative.hybrid.captions import swap_pairs
+    from generative.hybrid.evaluate import sample
+    from generative.hybrid.score import NEAR, snap
+
+    caps = swap_pairs(pairs, seed=20_000 + seed)
+    images, _ = sample(model, caps, guidance=w, decoder="fixed", steps=b.rounds, seed=seed)
+    s, a = snap(images), caps.attrs.numpy()
+    bind = ((s.labels[:, :, 0] == a[:, [0, 2]]) & (s.labels[:, :, 1] == a[:, [1, 3]])).all(1)
+    return {
+        "captions": caps.text,
+        "pixels": [palette_string(img) for img in images],
+        "near_valid": (s.distance <= NEAR).all(1).tolist(),
+        "binding": bind.tolist(),
+    }
 
 
 def run_unified(job) -> dict:
@@ -213,7 +247,9 @@ def main():
     if b.name != "session":
         path = Path(os.environ.get("GENERATIVE_HYBRID_OUT", "/tmp")) / f"{NAME}_{b.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    shown = {f"{a['encoder']}-{a['conditioning']}": a.pop("examples") for a in arms}
     path.write_text(json.dumps(out, indent=1))
+    path.with_name(path.stem + "_examples.json").write_text(json.dumps(shown))
     figure(out, path.with_suffix(".png"))
     print(f"wrote {path} and its figure")
 
