@@ -55,7 +55,7 @@ export async function mount(root) {
 
     // layout first (sizes from the container's width), then the canvas height to fit it
     const width = plot.canvas.parentElement ? plot.canvas.parentElement.clientWidth : 600;
-    const big = Math.max(3, Math.floor(Math.min(width * 0.3, 220) / 16));
+    const big = Math.max(3, Math.floor(Math.min(width * (width < 500 ? 0.25 : 0.3), 220) / 16));
     const font = Math.max(11, Math.min(14, Math.floor(width / 45)));
     const list = direct ? [] : row.forced;
     const slot = list.length ? Math.min(120, (width - 16) / list.length) : 0;
@@ -76,13 +76,13 @@ export async function mount(root) {
     drawTokens(ctx, tokens(shown.tokens), GLYPH_PALETTE, { x: x0, y: 8, cell: big });
     const ok = shown.drawn === p.a + p.b;
     ctx.fillStyle = ok ? COLORS.alt : COLORS.data;
-    ctx.textAlign = "center";
-    ctx.fillText(`checker: ${verdict(shown.drawn)}${ok ? " ✓ the sum" : ""}`, x0 + 8 * big, 8 + 16 * big + font + 4);
+    ctx.textAlign = "right";
+    ctx.fillText(`checker: ${verdict(shown.drawn)}${ok ? " ✓ the sum" : ""}`, width - 6, 8 + 16 * big + font + 4);
 
     // the strip: every forced answer's drawing, the chosen one outlined
     ctx.textAlign = "left";
     ctx.fillStyle = COLORS.ink;
-    ctx.fillText(direct ? "the direct model has no thought to edit" : "forced trace answer c' → drawing", 8, yStrip - 6);
+    ctx.fillText(direct ? "the direct model has no thought to edit" : "forced answer c' → what the checker reads in the drawing", 8, yStrip - 6);
     list.forEach((f, i) => {
       const x = 8 + i * slot + (slot - 16 * small) / 2;
       drawTokens(ctx, tokens(f.tokens), GLYPH_PALETTE, { x, y: yStrip, cell: small });
@@ -93,7 +93,7 @@ export async function mount(root) {
       }
       ctx.fillStyle = f.drawn === f.c ? COLORS.alt : COLORS.data;
       ctx.textAlign = "center";
-      ctx.fillText(`c' = ${f.c}: ${f.drawn < 0 ? "✗" : f.drawn}`, 8 + (i + 0.5) * slot, yStrip + 16 * small + font + 2);
+      ctx.fillText(`${f.c} → ${f.drawn < 0 ? "✗" : f.drawn}`, 8 + (i + 0.5) * slot, yStrip + 16 * small + font + 2);
     });
 
     const follows = traceAnswer !== null && traceAnswer >= 0 && shown.drawn === traceAnswer;

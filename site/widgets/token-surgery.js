@@ -30,9 +30,15 @@ export async function mount(root) {
     const mine = edits.map((e, i) => [e, i]).filter(([e]) => String(e.scene) === scene.value);
     const want = mine.map(([, i]) => String(i));
     if ([...edit.options].map((o) => o.value).join() !== want.join()) {
-      edit.replaceChildren(...mine.map(([e, i]) => new Option(`${e.half ? "right" : "left"}: ${e.caption}`, String(i))));
+      edit.replaceChildren(...mine.map(([e, i]) => new Option(`${e.half ? "right" : "left"} object → ${newWord(e)}`, String(i))));
     }
     if (!want.includes(edit.value)) edit.value = want[0];
+  }
+
+  function newWord(e) {
+    // the one word of the edited caption that differs from the scene's own
+    const [was, now] = [scenes[e.scene].caption.split(" "), e.caption.split(" ")];
+    return now.find((w, i) => w !== was[i]) ?? "?";
   }
 
   function changed(a, b) {
@@ -84,16 +90,19 @@ export async function mount(root) {
     const { ctx } = plot;
     ctx.font = `${Math.max(10, Math.min(13, Math.floor(colW / 14)))}px system-ui, sans-serif`;
     const x = (j) => j * colW + (colW - side * cell) / 2;
-    panel(ctx, orig, null, e.half, { x: x(0), y: 22, cell, title: "original", lines: [["edited half: dashed", COLORS.path]] });
+    const wide = colW >= 220; // a phone gets the short labels
+    panel(ctx, orig, null, e.half, { x: x(0), y: 22, cell, title: "original", lines: [[wide ? "edited half: dashed" : "edit: dashed", COLORS.path]] });
     const counts = {};
     ["surgery", "regeneration"].forEach((name, j) => {
       const r = e[name];
       counts[name] = untouched(diffs[name]);
+      const verdict = r.valid ? (r.agrees ? "matches the new caption ✓" : "valid, wrong content ✗") : "not a clean scene ✗";
+      const short = r.valid ? (r.agrees ? "✓ new caption" : "✗ wrong content") : "✗ not clean";
       panel(ctx, outs[name], diffs[name], e.half, {
-        x: x(j + 1), y: 22, cell, title: name === "surgery" ? "surgery (32 tokens)" : "regeneration (64 tokens)",
+        x: x(j + 1), y: 22, cell, title: wide ? `${name} (${name === "surgery" ? 32 : 64} tokens)` : name,
         lines: [
-          [r.valid ? (r.agrees ? "matches the new caption ✓" : "valid, wrong content ✗") : "not a clean scene ✗", r.agrees ? COLORS.alt : COLORS.data],
-          [`untouched half: ${counts[name]} pixels changed`, counts[name] ? "#e03131" : COLORS.alt],
+          [wide ? verdict : short, r.agrees ? COLORS.alt : COLORS.data],
+          [wide ? `untouched half: ${counts[name]} pixels changed` : `kept half: ${counts[name]} px`, counts[name] ? "#e03131" : COLORS.alt],
         ],
       });
     });
