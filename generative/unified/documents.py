@@ -24,12 +24,16 @@ from generative.unified.vocab import Vocab
 T2I, I2T = 0, 1  # document directions
 
 
+# region: documents
 def t2i_document(v: Vocab, caption: list[int], image: list[int]) -> list[int]:
     return [v.BOS, *caption, v.BOI, *image, v.EOI, v.EOS]
 
 
 def i2t_document(v: Vocab, caption: list[int], image: list[int]) -> list[int]:
     return [v.BOS, v.BOI, *image, v.EOI, *caption, v.EOS]
+
+
+# endregion
 
 
 @dataclass

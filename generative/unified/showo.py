@@ -16,6 +16,7 @@ from generative.unified.documents import pad_rows
 from generative.unified.vocab import Vocab
 
 
+# region: showo-span
 def span_documents(v: Vocab, prompts: list[list[int]], image_len: int):
     """`prompt MASK x image_len EOI` right-padded: (tokens (B, L), span (B, L) bool)."""
     rows = [[*p, *[v.MASK] * image_len, v.EOI] for p in prompts]
@@ -52,6 +53,9 @@ class SpanNet:
             return c
         u = self._logits(codes, *self.docs[1])
         return u + self.guidance * (c - u)
+
+
+# endregion
 
 
 @torch.no_grad()
