@@ -41,17 +41,14 @@ EXP40 = ROOT / "benchmarks" / "results" / "exp40_unified.json"
 ALPHABET = string.digits + string.ascii_letters + "+/"  # codes 0..60 -> one character
 MASK_CHAR = "."
 SEED = 0
-
-
-def budget() -> dict:
-    """exp40's cpu10 budget, read from its results so the widget shows the lab's models."""
-    return json.loads(EXP40.read_text())["budget"]
+MODES = ("chameleon", "showo")
 
 
 def train_config(mode: str):
+    """exp40's cpu10 budget, read from its results so the widget shows the lab's models."""
     from generative.unified.train import UnifiedTrainConfig
 
-    b = budget()
+    b = json.loads(EXP40.read_text())["budget"]
     steps = b["chameleon_steps"] if mode == "chameleon" else b["showo_steps"]
     return UnifiedTrainConfig(mode=mode, n_train=b["n_train"], steps=steps,
                               batch_size=b["batch"], lr=b["lr"], hidden=b["hidden"],
@@ -302,17 +299,11 @@ def vocab_info(v) -> dict:
     return {"text": v.text, "image_offset": v.image_offset, "size": v.size, "ids": ids}
 
 
-SOURCES = [
-    "site/bake_unified.py",
-    "generative/unified/vocab.py",
-    "generative/unified/model.py",
-    "generative/unified/decode.py",
-    "generative/unified/showo.py",
-    "generative/unified/documents.py",
-    "generative/unified/train.py",
-    "generative/discrete/objectives/maskgit.py",
-    "generative/discrete/data/checker.py",
-]
+SOURCES = ["site/bake_unified.py", "generative/unified/vocab.py", "generative/unified/model.py",
+           "generative/unified/decode.py", "generative/unified/showo.py",
+           "generative/unified/documents.py", "generative/unified/train.py",
+           "generative/discrete/objectives/maskgit.py",
+           "generative/discrete/data/checker.py"]  # fmt: skip
 NAMES = ("t2i", "i2t", "markers-off")
 
 
@@ -325,13 +316,12 @@ def made(name: str, body: dict, training: dict) -> dict:
             "sources": hashes}  # fmt: skip
 
 
-def bake_all(models: dict, cfgs: dict) -> dict[str, dict]:
+def bake_all(loaded: dict) -> dict[str, dict]:
+    """Every file from the models: mode -> (model, its train config)."""
     from generative.unified.vocab import Vocab
 
-    v = Vocab()
-    training = {m: {"steps": c.steps, "batch_size": c.batch_size, "hidden": c.hidden,
-                    "depth": c.depth, "lr": c.lr, "n_train": c.n_train, "seed": c.seed,
-                    "params": models[m].num_params()} for m, c in cfgs.items()}  # fmt: skip
+    v, models = Vocab(), {m: x[0] for m, x in loaded.items()}
+    training = {m: {**asdict(c), "params": x.num_params()} for m, (x, c) in loaded.items()}
     return {
         "t2i": made("t2i", {"vocab": vocab_info(v), **bake_t2i(models, v)}, training),
         "i2t": made("i2t", bake_i2t(models, v), training),
@@ -367,10 +357,8 @@ def check_stored(stored: dict) -> list[str]:
         keys = ("image_tokens", "stop", "span_ok")
         if [span_report(w, v) for w in written] != [{k: r[k] for k in keys} for r in run["rows"]]:
             problems.append(f"markers-off {name}: a span report differs from its written ids")
-        redo = free_rows(written, v, t2i["labels"])
-        if [(r["valid"], r["agrees"]) for r in redo] != [
-            (r["valid"], r["agrees"]) for r in run["rows"]
-        ]:
+        pick = lambda rows: [(r["valid"], r["agrees"]) for r in rows]  # noqa: E731
+        if pick(free_rows(written, v, t2i["labels"])) != pick(run["rows"]):
             problems.append(f"markers-off {name}: a recorded verdict differs from the checker's")
     for r in stored["i2t"]["rows"]:
         res = exact_check(PatchTokenizer().decode(torch.tensor([dec(r["tokens"])])))
@@ -393,16 +381,13 @@ def check(models: bool = True) -> list[str]:
             return [f"{n}: not baked (python site/bake_unified.py)"]
         stored[n] = json.loads(path.read_text())
     problems = check_stored(stored)
-    cached = all(cache_path(train_config(m)).is_file() for m in ("chameleon", "showo"))
+    cached = all(cache_path(train_config(m)).is_file() for m in MODES)
     if models and cached:
-        loaded = {m: trained(m, allow_train=False) for m in ("chameleon", "showo")}
-        fresh = bake_all({m: x[0] for m, x in loaded.items()}, {m: x[1] for m, x in loaded.items()})
+        fresh = bake_all({m: trained(m, allow_train=False) for m in MODES})
         problems += [f"{n}: '{key}' differs from a fresh decode" for n in NAMES for key in fresh[n]
                      if key != "sources" and fresh[n][key] != stored[n].get(key)]  # fmt: skip
     elif models:
-        print(
-            "note: no cached weights (benchmarks/.cache/unified/): checked the stored traces only"
-        )
+        print("note: no cached weights (benchmarks/.cache/unified/): checked the stored files only")
     return problems
 
 
@@ -421,10 +406,10 @@ def main(argv=None) -> int:
             print(f"stale: {line}")
         print(f"checked in {time.perf_counter() - t0:.1f} s")
         return 1 if problems else 0
-    loaded = {m: trained(m) for m in ("chameleon", "showo")}
+    loaded = {m: trained(m) for m in MODES}
     if args.train_only:
         return 0
-    baked = bake_all({m: x[0] for m, x in loaded.items()}, {m: x[1] for m, x in loaded.items()})
+    baked = bake_all(loaded)
     OUT.mkdir(parents=True, exist_ok=True)
     for name, b in baked.items():
         path = OUT / f"{name}.json"
