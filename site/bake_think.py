@@ -116,11 +116,17 @@ def answers(a: int, b: int) -> list[int]:
     return sorted({a + b, *OTHER_ANSWERS})
 
 
+def spread(pairs: list) -> list[tuple]:
+    """N_PROMPTS pairs evenly spaced through the list (not the first few, which all start 0 +)."""
+    n = len(pairs)
+    return [tuple(pairs[(k + 1) * n // (N_PROMPTS + 1)]) for k in range(N_PROMPTS)]
+
+
 def bake_think_edit(models: dict, exp41: dict) -> dict:
     from generative.unified.vocab import Vocab
 
     v = Vocab()
-    pairs = {s: [tuple(p) for p in exp41["pairs"][s][:N_PROMPTS]] for s in ("trained", "held_out")}
+    pairs = {s: spread(exp41["pairs"][s]) for s in ("trained", "held_out")}
     prompts = [(a, b, s) for s, ps in pairs.items() for a, b in ps]
     ab = [(a, b) for a, b, _ in prompts]
     drawn = {m: draw_think(models[m], v, ab, m) for m in ("think", "counterfactual", "direct")}
