@@ -277,7 +277,7 @@ def figure(out: dict, path: Path):
     for k, (s, c) in enumerate((("trained", "C0"), ("held_out", "C1"))):
         acc = [out["think"][n][s]["accuracy"] for n in names]
         ax[0].bar(x + (k - 0.5) * 0.38, acc, 0.38, label=s.replace("_", "-") + " pairs", color=c)
-    ax[0].set_xticks(x, ["direct", "think", "counterfactual", "prompt rewriting"])
+    ax[0].set_xticks(x, ["direct", "think", "counter-\nfactual", "prompt\nrewriting"])
     ax[0].set_ylabel("accuracy (exact glyph checker)")
     ax[0].set_ylim(0, 1)
     ax[0].legend()
