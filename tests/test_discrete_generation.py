@@ -83,7 +83,7 @@ def test_mask_tokens_masks_ceil_ratio_n_positions():
 
 def test_maskgit_loss_is_cross_entropy_on_masked_positions_only():
     net, x = tiny(), torch.randint(0, 6, (8, 10), generator=torch.Generator().manual_seed(1))
-    loss = maskgit_loss(net, x, None, "cosine", torch.Generator().manual_seed(2))
+    loss = maskgit_loss(net, x, net.cfg.mask_id, None, "cosine", torch.Generator().manual_seed(2))
     g = torch.Generator().manual_seed(2)  # replay the same draws by hand
     r = torch.rand(8, generator=g)
     xm, mask = mask_tokens(x, gamma("cosine", r, 10).float(), 6, g)
@@ -150,7 +150,7 @@ def test_kv_cached_sampling_gives_the_same_tokens_as_uncached():
     b = ar_sample(net, 6, 10, bos, cond, kv_cache=False, generator=torch.Generator().manual_seed(7))
     assert torch.equal(a.tokens, b.tokens) and a.nfe == b.nfe == 10
     cache = KVCache(net.cfg.depth)  # and the cached logits equal the full pass's
-    inp = shift_right(net, a.tokens)
+    inp = shift_right(a.tokens, net.cfg.bos_id)
     full = net(inp, cond)
     steps = [net(inp[:, :1], cond, cache=cache)]
     steps += [net(inp[:, i : i + 1], cond, cache=cache) for i in range(1, 10)]
@@ -170,7 +170,9 @@ def test_ar_likelihood_is_exact_it_sums_to_one_over_all_sequences():
     xs = torch.tensor(list(itertools.product(range(3), repeat=3)))  # all 27 sequences
     per_seq = [bits_per_token(net, x[None]) * 3 for x in xs]  # bits per sequence
     assert sum(2.0**-b for b in per_seq) == pytest.approx(1.0, abs=1e-5)
-    assert ar_loss(net, xs).item() == pytest.approx(np.mean(per_seq) / 3 * math.log(2), rel=1e-5)
+    assert ar_loss(net, xs, net.cfg.bos_id).item() == pytest.approx(
+        np.mean(per_seq) / 3 * math.log(2), rel=1e-5
+    )
 
 
 # endregion
@@ -236,7 +238,7 @@ def test_mdlm_bound_equals_weighted_maskgit_loss():
     net = tiny(cond=False)
     x0 = torch.randint(0, 6, (4, 10), generator=torch.Generator().manual_seed(1))
     t = torch.full((4,), 0.4)
-    terms = mdlm.mdlm_terms(net, x0, None, t, torch.Generator().manual_seed(5))
+    terms = mdlm.mdlm_terms(net, x0, net.cfg.mask_id, None, t, torch.Generator().manual_seed(5))
     u = torch.rand(x0.shape, generator=torch.Generator().manual_seed(5))
     xt = x0.masked_fill(u < 0.4, 6)
     ce = F.cross_entropy(net(xt).flatten(0, 1), x0.flatten(), reduction="none").reshape(4, 10)
@@ -254,7 +256,7 @@ def test_a_tiny_maskgit_learns_class_constant_sequences():
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3)
     for _ in range(150):
         c = torch.randint(0, 4, (32, 1), generator=g)
-        loss = maskgit_loss(net, c.expand(-1, 8), c, generator=g)
+        loss = maskgit_loss(net, c.expand(-1, 8), net.cfg.mask_id, c, generator=g)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -110,12 +110,13 @@ def loss_fn(cfg: DiscreteConfig, vocab_size: int):
     from generative.discrete.objectives.maskgit import maskgit_loss
     from generative.discrete.objectives.mdlm import mdlm_loss
 
+    mask_id, bos_id = vocab_size, vocab_size + 1  # as TransformerConfig numbers them
     if cfg.method == "maskgit":
-        return lambda net, x, c, g: maskgit_loss(net, x, c, cfg.schedule, g)
+        return lambda net, x, c, g: maskgit_loss(net, x, mask_id, c, cfg.schedule, g)
     if cfg.method == "ar":
-        return ar_loss
+        return lambda net, x, c, g: ar_loss(net, x, bos_id, c, g)
     if cfg.method == "mdlm":
-        return mdlm_loss
+        return lambda net, x, c, g: mdlm_loss(net, x, mask_id, c, g)
     return build_d3pm(cfg, vocab_size).loss
 
 

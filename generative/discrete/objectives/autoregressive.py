@@ -16,16 +16,16 @@ from generative.discrete.models.transformer import KVCache
 from generative.discrete.objectives.categorical import sample_logits
 
 
-def shift_right(net, x):
+def shift_right(x, bos_id: int):
     """[BOS, x_0, ..., x_{N-2}]: the inputs that predict x_0 .. x_{N-1}."""
-    bos = torch.full((x.shape[0], 1), net.cfg.bos_id, dtype=torch.long)
+    bos = torch.full((x.shape[0], 1), bos_id, dtype=torch.long, device=x.device)
     return torch.cat([bos, x[:, :-1]], dim=1)  # (B, N)
 
 
 # region: ar-loss
-def ar_loss(net, x, cond=None, generator=None):
+def ar_loss(net, x, bos_id: int, cond=None, generator=None):
     """Next-token cross-entropy, nats per token (generator unused: no noise in this loss)."""
-    logits = net(shift_right(net, x), cond)  # (B, N, V)
+    logits = net(shift_right(x, bos_id), cond)  # (B, N, V)
     return F.cross_entropy(logits.flatten(0, 1), x.flatten())
 
 
@@ -39,7 +39,7 @@ def bits_per_token(net, x, cond=None, batch: int = 256) -> float:
     for i in range(0, len(x), batch):
         xb = x[i : i + batch]
         cb = None if cond is None else cond[i : i + batch]
-        logits = net(shift_right(net, xb), cb)
+        logits = net(shift_right(xb, net.cfg.bos_id), cb)
         total += F.cross_entropy(logits.flatten(0, 1), xb.flatten(), reduction="sum").item()
     return total / x.numel() / math.log(2)
 

@@ -30,11 +30,12 @@ def mask_tokens(x, ratio, mask_id: int, generator=None):
     return x.masked_fill(mask, mask_id), mask
 
 
-def maskgit_loss(net, x, cond=None, schedule: str = "cosine", generator=None):
-    """Cross-entropy on the masked positions, mask ratio gamma(r) with r ~ U(0, 1)."""
+def maskgit_loss(net, x, mask_id: int, cond=None, schedule: str = "cosine", generator=None):
+    """Cross-entropy on the masked positions, mask ratio gamma(r) with r ~ U(0, 1). The mask id
+    comes as an argument: under torchrun `net` is a DDP wrapper, which has no config."""
     r = torch.rand(x.shape[0], generator=generator)
     ratio = gamma(schedule, r, x.shape[1]).float()
-    xm, mask = mask_tokens(x, ratio, net.cfg.mask_id, generator)
+    xm, mask = mask_tokens(x, ratio, mask_id, generator)
     logits = net(xm, cond)  # (B, N, V)
     return F.cross_entropy(logits[mask], x[mask])
 

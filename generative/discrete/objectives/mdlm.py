@@ -45,20 +45,19 @@ def token_nll(logits, x0, xt, mask_id: int):
     return torch.where(masked, nll, torch.zeros_like(nll))
 
 
-def mdlm_terms(net, x0, cond=None, t=None, generator=None):
+def mdlm_terms(net, x0, mask_id: int, cond=None, t=None, generator=None):
     """Per-row NELBO terms w(t) * sum_i nll_i, in nats, for given or drawn times t (B,)."""
-    mask_id = net.cfg.mask_id
     xt = x0.masked_fill(torch.rand(x0.shape, generator=generator) < t[:, None], mask_id)
     logits = net(xt, cond)  # (B, N, V); no time input: the mask count reveals t
     return weight(t).float() * token_nll(logits, x0, xt, mask_id).sum(1)
 
 
-def mdlm_loss(net, x0, cond=None, generator=None, t_min: float = 1e-3):
+def mdlm_loss(net, x0, mask_id: int, cond=None, generator=None, t_min: float = 1e-3):
     """The NELBO per token, t stratified over the batch (lower variance, same expectation)."""
     B = x0.shape[0]
     u = (torch.rand(1, generator=generator) + torch.arange(B) / B) % 1
     t = t_min + (1 - t_min) * u  # (B,)
-    return mdlm_terms(net, x0, cond, t, generator).mean() / x0.shape[1]
+    return mdlm_terms(net, x0, mask_id, cond, t, generator).mean() / x0.shape[1]
 
 
 # endregion
@@ -71,7 +70,7 @@ def bits_per_token(net, x0, cond=None, passes: int = 8, seed: int = 0) -> float:
     B, total = x0.shape[0], 0.0
     for _ in range(passes):
         t = ((torch.rand(1, generator=g) + torch.arange(B) / B) % 1).clamp_min(1e-4)
-        total += mdlm_terms(net, x0, cond, t, g).sum().item() / passes
+        total += mdlm_terms(net, x0, net.cfg.mask_id, cond, t, g).sum().item() / passes
     return total / x0.numel() / math.log(2)
 
 
