@@ -39,7 +39,7 @@ ARMS = (  # (encoder, conditioning)
 class Budget:
     name: str
     seeds: tuple = (0,)
-    steps: int = 2500
+    steps: int = 1500
     pretrain_steps: int = 2000  # caption questions: 100% held-out accuracy at 2000
     batch: int = 64
     hidden: int = 64
@@ -49,7 +49,7 @@ class Budget:
     n_pairs: int = 100
     rounds: int = 32  # MaskGIT rounds: the exact posterior reaches >= 90% validity at 32
     guidance: tuple = (1.0, 2.0, 4.0)
-    unified_steps: int = 1400
+    unified_steps: int = 1000
     unified_hidden: int = 96
     workers: int = 2
 

@@ -119,6 +119,7 @@ def scene_attrs(labels: dict) -> np.ndarray:
     return np.stack([sh[:, 0], co[:, 0], sh[:, 1], co[:, 1], rel], axis=1)
 
 
+# region: binding-slots
 def swap(attrs) -> np.ndarray:
     """The swap partners: colours exchanged between the two shapes."""
     out = np.array(attrs, copy=True)
@@ -138,3 +139,6 @@ def swap_pairs(n_pairs: int, seed: int = 0) -> Captions:
     a[:, 4] = rng.integers(0, len(RELATIONS), n_pairs)
     both = np.stack([a, swap(a)], axis=1).reshape(-1, 5)  # (2 n, 5) interleaved
     return encode([caption_text(r) for r in both])
+
+
+# endregion
