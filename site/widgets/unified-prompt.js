@@ -43,10 +43,12 @@ export async function mount(root) {
   const stream = document.createElement("div");
   stream.className = "stream";
   stream.style.cssText = "font: 0.8rem ui-monospace, monospace; line-height: 1.7; margin-top: 0.3rem; overflow-wrap: anywhere;";
+  const readBack = stream.cloneNode(); // the image -> text document of the picked image
+  readBack.className = "stream-i2t";
   const captionsOut = document.createElement("p");
   captionsOut.className = "captions";
   captionsOut.style.cssText = "margin: 0.3rem 0 0; font-size: 0.85rem;";
-  stage.append(stream, captionsOut);
+  stage.append(stream, readBack, captionsOut);
 
   const name = (id) => (id >= vocab.image_offset ? `IMG${id - vocab.image_offset}` : vocab.text[id]);
   const codeColour = (code) => (code === 0 ? "#000" : `rgb(${palette[Math.floor((code - 1) / 15)].join(",")})`);
@@ -163,6 +165,9 @@ export async function mount(root) {
 
     const said = (m) => pick.written[m].filter((t) => t !== vocab.ids.EOS).map(name).join(" ").replace(" ,", ",");
     const exact = (m) => said(m) === pick.truth;
+    const pickIds = decodeString(pick.tokens, alphabet, maskChar).map((c) => c + vocab.image_offset);
+    readBack.replaceChildren(document.createTextNode(`Image ${Number(image.value) + 1} → text, Chameleon: `));
+    [vocab.ids.BOS, vocab.ids.BOI, ...pickIds, vocab.ids.EOI, ...pick.written.chameleon].forEach((id) => readBack.append(chip(id)));
     captionsOut.textContent = `Image ${Number(image.value) + 1} (truth: “${pick.truth}”). Chameleon writes “${said("chameleon")}” ${exact("chameleon") ? "✓" : "✗"}; Show-o writes “${said("showo")}” ${exact("showo") ? "✓" : "✗"}.`;
 
     let span = "";
