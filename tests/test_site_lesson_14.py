@@ -28,6 +28,15 @@ def test_baked_readings_follow_from_the_tokens():
     assert bake.check_stored(stored) == []
 
 
+@pytest.mark.skipif(
+    not (ROOT / "benchmarks" / ".cache" / "exp41" / "showo.pt").is_file(),
+    reason="exp41's weights are not cached here (they are gitignored)",
+)
+def test_bake_check_re_decodes_with_exp41_s_weights():
+    """With the weights baked from, a fresh bake equals the committed files token for token."""
+    assert load_site_module("bake_think").check() == []
+
+
 def test_baked_prompts_and_edits_are_the_experiment_s():
     exp41 = json.loads(EXP41.read_text())
     te = _baked("think-edit")
