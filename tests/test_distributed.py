@@ -63,3 +63,35 @@ def test_two_gloo_ranks_agree_and_match_one_process(tmp_path):
     assert len(ddp) == len(one) == 3
     assert ddp[-1] < 0.8 * ddp[0]  # it trained
     np.testing.assert_allclose(ddp, one, rtol=0.1)
+
+
+TOKEN_WORKER = textwrap.dedent(
+    """
+    import os, sys, torch
+    from generative.discrete.train_tokens import DiscreteConfig, train_discrete
+    run = train_discrete(DiscreteConfig(**{cfg!r}), sys.argv[1], progress=False)
+    torch.save({{"ema": run.net.state_dict(), "losses": run.state["losses"]}},
+               os.path.join(sys.argv[2], f"rank{{os.environ['RANK']}}.pt"))
+    """
+)
+
+
+def test_token_trainers_run_under_torchrun(tmp_path):
+    """The token objectives get their mask and BOS ids as arguments: the net they are handed
+    under torchrun is a DDP wrapper, which has no config to read them from."""
+    for method in ("maskgit", "ar"):
+        cfg = dict(method=method, steps=12, batch_size=16, hidden=32, depth=1, n_train=1000)
+        script = tmp_path / f"{method}.py"
+        script.write_text(TOKEN_WORKER.format(cfg=cfg))
+        out = tmp_path / method
+        out.mkdir()
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        proc = subprocess.run(
+            [*cmd, str(script), str(out / "run"), str(out)],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        r0, r1 = (torch.load(out / f"rank{r}.pt") for r in (0, 1))
+        for name, w in r0["ema"].items():
+            assert torch.equal(w, r1["ema"][name]), (method, name)
