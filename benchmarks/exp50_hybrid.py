@@ -29,6 +29,7 @@ CLAIM = (
     "encoder that learned word order from text reaches most of the oracle encoder's binding, "
     "while a bag of words (and a pooled contrastive vector) stays at the 50% swap-pair ceiling"
 )
+DRAW_BATCH = 100  # generative.unified.evaluate.draw_images' default batch
 ARMS = (  # (encoder, conditioning)
     ("oracle", "xattn"), ("oracle", "pooled"), ("pretrained", "xattn"), ("pretrained", "pooled"),
     ("bow", "xattn"), ("random", "xattn"), ("e2e", "xattn"), ("contrastive", "pooled"),
@@ -192,6 +193,21 @@ def table(arms: list, unified: list) -> dict:
     return out
 
 
+def derive(res: dict) -> dict:
+    """Fields computed from the recorded ones (idempotent): network calls per image. A pipeline
+    decodes all captions in one batch, so its `calls` are per image already; the unified model
+    draws in batches of DRAW_BATCH and its `calls` add up over them."""
+    import math
+
+    for name, scores in res["table"].items():
+        for s in scores.values():
+            if not isinstance(s, dict):
+                continue
+            batches = math.ceil(s["n"] / DRAW_BATCH) if name.startswith("unified") else 1
+            s["calls_per_image"] = s["calls"] / batches
+    return res
+
+
 def figure(res: dict, path: Path):
     """Binding and swap-pair colour per arm (w = 1), the oracle encoder's and the exact
     posterior's levels, and the bag-of-words ceiling on swap pairs."""
@@ -247,6 +263,7 @@ def main():
     if b.name != "session":
         path = Path(os.environ.get("GENERATIVE_HYBRID_OUT", "/tmp")) / f"{NAME}_{b.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
+    derive(out)
     shown = {f"{a['encoder']}-{a['conditioning']}": a.pop("examples") for a in arms}
     path.write_text(json.dumps(out, indent=1))
     path.with_name(path.stem + "_examples.json").write_text(json.dumps(shown))
@@ -255,4 +272,10 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:2] == ["--derive"]:  # recompute the derived fields of an existing result
+        path = Path(sys.argv[2]) if len(sys.argv) > 2 else RESULTS / f"{NAME}.json"
+        path.write_text(json.dumps(derive(json.loads(path.read_text())), indent=1))
+    else:
+        main()
