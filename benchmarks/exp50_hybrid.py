@@ -221,7 +221,7 @@ def figure(res: dict, path: Path):
     colour = [res["table"][n]["1.0"]["swap_colour"] for n in names]
     valid = [res["table"][n]["1.0"]["near_valid"] for n in names]
     x = range(len(names))
-    fig, ax = plt.subplots(figsize=(11, 4.2))
+    fig, ax = plt.subplots(figsize=(13, 4.2))
     ax.bar([i - 0.27 for i in x], bind, 0.27, label="binding (both objects right)")
     ax.bar(x, colour, 0.27, label="colour on swap pairs")
     ax.bar([i + 0.27 for i in x], valid, 0.27, label="near-valid (within 2 pixels)")
@@ -231,7 +231,7 @@ def figure(res: dict, path: Path):
     ax.set_xticks(list(x), names, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
     ax.set_title("Two towers: which encoder lets the generator bind (guidance 1, one seed)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -274,8 +274,10 @@ def main():
 if __name__ == "__main__":
     import sys
 
-    if sys.argv[1:2] == ["--derive"]:  # recompute the derived fields of an existing result
+    if sys.argv[1:2] == ["--derive"]:  # recompute the derived fields and the figure
         path = Path(sys.argv[2]) if len(sys.argv) > 2 else RESULTS / f"{NAME}.json"
-        path.write_text(json.dumps(derive(json.loads(path.read_text())), indent=1))
+        res = derive(json.loads(path.read_text()))
+        path.write_text(json.dumps(res, indent=1))
+        figure(res, path.with_suffix(".png"))
     else:
         main()
