@@ -79,6 +79,13 @@ class Hybrid(nn.Module):
         return self.generator(tokens, feats)
 
 
+def generator(cfg: HybridConfig) -> MaskedGenerator:
+    """A fresh generator over the exact patch tokens, sized by the config."""
+    tok = PatchTokenizer()
+    g = (cfg.text_dim, cfg.conditioning, cfg.hidden, cfg.depth, cfg.heads)
+    return MaskedGenerator(GeneratorConfig(tok.vocab_size, tok.seq_len, *g))
+
+
 def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
     """A fresh model, the same for the same seed: the encoder pre-trained and frozen as its
     kind says; (model, notes)."""
@@ -92,17 +99,7 @@ def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
         enc, notes["retrieval_accuracy"] = pretrain.pretrain_contrastive(*size, *args, cfg.seed)
     if cfg.encoder in FROZEN:
         enc.requires_grad_(False).eval()
-    tok = PatchTokenizer()
-    gcfg = GeneratorConfig(
-        tok.vocab_size,
-        tok.seq_len,
-        cfg.text_dim,
-        cfg.conditioning,
-        cfg.hidden,
-        cfg.depth,
-        cfg.heads,
-    )
-    return Hybrid(enc, MaskedGenerator(gcfg)), notes
+    return Hybrid(enc, generator(cfg)), notes
 
 
 def hybrid_loss(cfg: HybridConfig, corpus: Corpus, mask_id: int):
@@ -142,18 +139,8 @@ def load_hybrid(run_dir) -> tuple[Hybrid, HybridConfig]:
 
     cfg = saved_config(HybridConfig, run_dir)
     tensors, _ = load_checkpoint(run_dir)
-    tok = PatchTokenizer()
     enc = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads)
-    gcfg = GeneratorConfig(
-        tok.vocab_size,
-        tok.seq_len,
-        cfg.text_dim,
-        cfg.conditioning,
-        cfg.hidden,
-        cfg.depth,
-        cfg.heads,
-    )
-    model = Hybrid(enc, MaskedGenerator(gcfg))
+    model = Hybrid(enc, generator(cfg))
     weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(weights)
     return model.eval(), cfg
