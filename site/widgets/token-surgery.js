@@ -20,19 +20,27 @@ export async function mount(root) {
   button(knobs, { action: "failure", label: "failure: regeneration's worst edit" }).addEventListener("click", () => {
     const worst = edits.reduce((w, e, i) => (e.regeneration.untouched_changed > edits[w].regeneration.untouched_changed ? i : w), 0);
     setKnobs(root, { scene: String(edits[worst].scene) });
-    setKnobs(root, { edit: String(worst), highlight: true });
+    const local = sceneEdits().findIndex(([, i]) => i === worst);
+    setKnobs(root, { edit: String(local), highlight: true });
   });
   const plot = new Plot(makeCanvas(stage, { aspect: 0.45, label: "original, surgery and regeneration" }));
   const tokens = (s) => decodeString(s, alphabet);
   const side = 2 * GRID;
 
+  // the edits of the picked scene; the knob's values are their places in this list ("0", "1",
+  // ...), the same names in every scene, so a value stays meaningful when the scene changes
+  const sceneEdits = () => edits.map((e, i) => [e, i]).filter(([e]) => String(e.scene) === scene.value);
+
   function syncEdits() {
-    const mine = edits.map((e, i) => [e, i]).filter(([e]) => String(e.scene) === scene.value);
-    const want = mine.map(([, i]) => String(i));
-    if ([...edit.options].map((o) => o.value).join() !== want.join()) {
-      edit.replaceChildren(...mine.map(([e, i]) => new Option(`${e.half ? "right" : "left"} object → ${newWord(e)}`, String(i))));
+    const mine = sceneEdits();
+    const labels = mine.map(([e]) => `${e.half ? "right" : "left"} object → ${newWord(e)}`);
+    if ([...edit.options].map((o) => o.text).join() !== labels.join()) {
+      const keep = edit.value;
+      edit.replaceChildren(...labels.map((label, j) => new Option(label, String(j))));
+      edit.value = keep;
     }
-    if (!want.includes(edit.value)) edit.value = want[0];
+    if (!(Number(edit.value) < mine.length) || edit.value === "") edit.value = "0";
+    return mine;
   }
 
   function newWord(e) {
@@ -76,8 +84,7 @@ export async function mount(root) {
   }
 
   function redraw() {
-    syncEdits();
-    const e = edits[Number(edit.value)];
+    const e = syncEdits()[Number(edit.value)][0];
     const orig = tokens(scenes[e.scene].tokens);
     const outs = { surgery: tokens(e.surgery.tokens), regeneration: tokens(e.regeneration.tokens) };
     const diffs = { surgery: changed(orig, outs.surgery), regeneration: changed(orig, outs.regeneration) };
