@@ -184,12 +184,11 @@ def _call(fn_job):
 def table(arms: list, unified: list) -> dict:
     """name -> the scores the lesson reads: 'ENCODER-CONDITIONING' for the pipelines (first
     seed; guidance weight -> scores), 'unified-MODE' for the unified model."""
-    out = {f"{a['encoder']}-{a['conditioning']}": a["scores"] for a in arms if a["seed"] == 0}
-    out.update({f"unified-{u['mode']}": u["scores"] for u in unified if u["seed"] == 0})
+    out = {}
     for a in arms + unified:
         if a["seed"] == 0:
             key = f"unified-{a['mode']}" if "mode" in a else f"{a['encoder']}-{a['conditioning']}"
-            out[key]["train_cpu_s"] = a["train_cpu_s"]
+            out[key] = {**a["scores"], "train_cpu_s": a["train_cpu_s"]}
     return out
 
 

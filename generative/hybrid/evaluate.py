@@ -74,8 +74,8 @@ def caption_oracle(caps: Captions) -> Oracle:
             cond.append(torch.tensor(a).expand(n, -1))
     tok = PatchTokenizer()
     scenes, cond = torch.cat(scenes), torch.cat(cond)
-    prob = torch.ones(len(scenes), dtype=torch.float64)
-    prob /= torch.stack([(cond == c).all(1).sum() for c in cond]).double()  # per caption
+    _, caption, count = torch.unique(cond, dim=0, return_inverse=True, return_counts=True)
+    prob = 1.0 / count[caption].double()  # uniform over each caption's scenes
     return Oracle(scenes, prob, tok.vocab_size, tok.vocab_size, cond, null_id=-1)
 
 
