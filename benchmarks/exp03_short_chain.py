@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import Result, compare_arms, scatter_figure
+from benchmarks.lab import Result, compare_arms, graded, scatter_figure, versus
 
 NAME = "exp03_short_chain"
 CLAIM = (
@@ -45,7 +45,9 @@ def run(b):
         f"upper-moon mass {mass:.2f}, off-data {100 * short['off_data_median']:.1f}% vs "
         f"{100 * full['off_data_median']:.1f}%"
     )
-    verdict = "holds" if worse > 1.5 else "holds with caveat" if worse > 1.1 else "does not hold"
+    c = versus(numbers, "linear, T = 1000", "linear, T = 50")
+    measured += f"; D T = 1000 - T = 50: {c['line']}"
+    verdict = graded(c, "linear, T = 1000", worse)
     scatter_figure(b, NAME, first)
     Result(
         NAME,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import Result, compare_arms, scatter_figure
+from benchmarks.lab import Result, compare_arms, scatter_figure, versus
 
 NAME = "exp07_mlp_vs_dit"
 CLAIM = (
@@ -38,11 +38,12 @@ def run(b):
     parts, dit_better = [], []
     for m in ("FM", "DDPM"):
         a, d = numbers[f"{m} + MLP"], numbers[f"{m} + DIT"]
-        dit_better.append(d["ratio_median"] < a["ratio_median"])
+        c = versus(numbers, f"{m} + DIT", f"{m} + MLP")  # does the DiT buy quality?
+        dit_better.append(c["verdict"] == f"{m} + DIT better")
         parts.append(
             f"{m}: MLP {a['params']:,} params, {a['train_s_median']:.0f}s, "
             f"{a['ratio_median']:.2f}x floor; DiT {d['params']:,} params, "
-            f"{d['train_s_median']:.0f}s, {d['ratio_median']:.2f}x"
+            f"{d['train_s_median']:.0f}s, {d['ratio_median']:.2f}x; D DiT - MLP: {c['line']}"
         )
     parts.append(
         f"DDPM + DiT with 250 ancestral steps instead: {anc['ratio_median']:.2f}x floor "

@@ -347,6 +347,9 @@ def summarize(
         out["nfe"] = results[0]["nfe"]
     if results[0].get("mode_mass"):
         out["mode_mass_median"] = np.median([r["mode_mass"] for r in results], axis=0).tolist()
+    if results[0].get("w2_modes"):  # W2 within each moon once the split is matched
+        out["ratio_modes_median"] = median([r["ratio_modes"] for r in results])
+        out["w2_modes_median"] = np.median([r["w2_modes"] for r in results], axis=0).tolist()
     if results[0].get("divergence_band"):
         out["divergence_median"] = median([r["divergence"] for r in results])
         out["divergence_band"] = results[0]["divergence_band"]  # a perfect sampler's median
@@ -360,13 +363,31 @@ def summarize(
 
 
 def paired(a: dict, b: dict, names=("a", "b"), key: str = "divergence_seeds") -> dict:
-    """Two arms' summaries (same training and evaluation seeds) compared on D: the mean paired
-    difference a - b with its 95% interval, p-value and verdict ("within noise" when the
-    interval includes zero)."""
+    """Two arms' summaries (same training and evaluation seeds; where one arm has fewer training
+    seeds, the ones both have) compared on D: the mean paired difference a - b with its 95%
+    interval, p-value and verdict ("within noise" when the interval includes zero)."""
     from generative.continuous.uncertainty import paired_comparison
 
-    c = paired_comparison(a[key], b[key], names)
+    n = min(len(a[key]), len(b[key]))  # an arm run at fewer training seeds: the common ones
+    c = paired_comparison(a[key][:n], b[key][:n], names)
     return {**c.to_json(), "line": c.line()}
+
+
+def versus(numbers: dict, better: str, worse: str) -> dict:
+    """The claim "arm `better` beats arm `worse`", tested on D paired over the same seeds; kept
+    in numbers["comparisons"] (the lab's JSON), returned with its one-line summary."""
+    c = paired(numbers[better], numbers[worse], (better, worse))
+    numbers.setdefault("comparisons", {})[f"{better} vs {worse}"] = c
+    return c
+
+
+def graded(c: dict, better: str, size: float, strong: float = 1.5) -> str:
+    """A verdict that needs both: the paired D comparison must favour `better` beyond its noise
+    (else "does not hold", whatever W2 says), and the size of the effect (a W2 ratio, worse arm
+    over better) decides between "holds" (> strong) and "holds with caveat"."""
+    if c["verdict"] != f"{better} better":
+        return "does not hold"
+    return "holds" if size > strong else "holds with caveat"
 
 
 def compare_arms(b: Budget, arms: dict) -> tuple[dict, dict]:

@@ -53,6 +53,22 @@ def w2(x: np.ndarray, y: np.ndarray) -> float:
 # endregion
 
 
+# region: w2_per_mode
+def w2_per_mode(x, x_mode, ref_x, ref_y) -> list[float]:
+    """W2 within each mode after the mode split is matched: mode k's samples (x_mode == k) against
+    the reference's mode-k points, each side weighted uniformly. The split itself is reported
+    beside it (mode_mass), so the expensive part of W2 on moons, moving mass between moons, no
+    longer hides how well each moon is drawn. NaN for a mode with no samples."""
+    out = []
+    for k in range(int(ref_y.max()) + 1):
+        a, b = x[x_mode == k], ref_x[ref_y == k].astype(np.float64)
+        out.append(w2(a, b) if len(a) and len(b) else float("nan"))
+    return out
+
+
+# endregion
+
+
 _KEPT: dict = {}  # in this process: a reference's null band is computed once, whatever asks
 
 
@@ -83,6 +99,17 @@ def _kept(arrays, tag: str, compute):
 def floor_w2(floor_x: np.ndarray, ref_x: np.ndarray) -> float:
     """w2(floor_x, ref_x), kept in $GENERATIVE_FLOOR_CACHE (when set) by both point sets."""
     return _kept([floor_x, ref_x], "", lambda: w2(floor_x, ref_x))
+
+
+def floor_per_mode(floor_x: np.ndarray, ref_x: np.ndarray, ref_y: np.ndarray) -> list[float]:
+    """w2_per_mode of a perfect sampler (floor_x, its modes by the same nearest-reference rule),
+    kept like floor_w2."""
+
+    def compute():
+        d = ot.dist(floor_x.astype(np.float64), ref_x.astype(np.float64))
+        return w2_per_mode(floor_x, ref_y[d.argmin(axis=1)], ref_x, ref_y)
+
+    return _kept([floor_x, ref_x, ref_y], "per mode", compute)
 
 
 def _code_tag() -> str:
@@ -181,7 +208,7 @@ def evaluate(samples_for_seed, ref: Reference, seeds: int = EVAL_SEEDS, exact_ot
     its own reference draw, and the floor against the same reference; reports medians, and the
     divergence and diagnostics beside a perfect sampler's bands. exact_ot=False: those alone
     (W2, floor and the nearest-point shares left as NaN), at a fraction of the cost."""
-    w2s, floors, offs, masses, rows = [], [], [], [], []
+    w2s, floors, offs, masses, rows, modes, mode_floors = [], [], [], [], [], [], []
     for seed in range(seeds):
         x = np.asarray(samples_for_seed(seed), dtype=np.float64)[: ref.n]
         rows.append(ref.scores(x))
@@ -194,12 +221,19 @@ def evaluate(samples_for_seed, ref: Reference, seeds: int = EVAL_SEEDS, exact_ot
         offs.append(float((nearest.min(axis=1) > OFF_DATA**2).mean()))
         if ref_y is not None:
             k = int(ref_y.max()) + 1
-            masses.append(np.bincount(ref_y[nearest.argmin(axis=1)], minlength=k) / len(x))
+            x_mode = ref_y[nearest.argmin(axis=1)]  # each sample's mode: its nearest reference's
+            masses.append(np.bincount(x_mode, minlength=k) / len(x))
+            modes.append(w2_per_mode(x, x_mode, ref_x, ref_y))
+            mode_floors.append(floor_per_mode(ref.floor_points(seed), ref_x, ref_y))
     nan = float("nan")
     w, f = (float(np.median(w2s)), float(np.median(floors))) if exact_ot else (nan, nan)
     mass = np.median(np.stack(masses), axis=0).round(4).tolist() if masses else []
     off = float(np.median(offs)) if exact_ot else nan
     rep = Report2D(w, f, w / f, mass, off, ref.n, seeds, w2_by_seed=w2s, floor_by_seed=floors)
+    if modes:  # medians over seeds, per mode; the ratio: the modes' mean ratio to their floors
+        rep.w2_modes = np.nanmedian(modes, axis=0).tolist()
+        rep.floor_modes = np.median(mode_floors, axis=0).tolist()
+        rep.ratio_modes = float(np.nanmean(np.divide(rep.w2_modes, rep.floor_modes)))
     return with_bands(rep, rows, ref.null())
 
 

@@ -35,6 +35,9 @@ class Report2D:
     mmd_band: list[float] = field(default_factory=list)
     w2_by_seed: list[float] = field(default_factory=list)
     floor_by_seed: list[float] = field(default_factory=list)
+    w2_modes: list[float] = field(default_factory=list)  # W2 within each mode (labelled sets)
+    floor_modes: list[float] = field(default_factory=list)  # ... a perfect sampler's
+    ratio_modes: float = float("nan")  # mean over modes of w2_modes / floor_modes
     divergence_by_seed: list[float] = field(default_factory=list)
     diagnostics: dict = field(default_factory=dict)
     diagnostic_bands: dict = field(default_factory=dict)
@@ -54,6 +57,8 @@ class Report2D:
             f"W2 {self.w2:.4f}  floor {self.floor:.4f}  ratio {self.ratio:.2f}x  "
             f"mode mass {mass}  off-data {100 * self.off_data:.1f}%"
         )
+        if self.w2_modes:
+            out += f"  per-mode W2 ratio {self.ratio_modes:.2f}x"
         if self.divergence_band:
             lo, hi = self.divergence_band
             out += f"  D {self.divergence:.1f} (perfect {lo:.1f}..{hi:.1f}: {self.verdict})"
