@@ -17,7 +17,8 @@ CURVES = [
     ("ddpm", "DDPM ancestral, sigma^2 = beta", "ancestral", "beta", [10, 30, 100, 300, 1000]),
     ("ddpm", "DDPM ancestral, sigma^2 = beta-tilde", "ancestral", "beta_tilde", [10, 30, 100, 300]),
     ("ddpm", "DDIM (eta = 0)", "ddim", "beta", [5, 10, 20, 50, 100]),
-    ("ddpm", "DDPM net, prob.-flow ODE (Heun, eps -> v)", "heun", "beta", [2, 5, 12, 25]),
+    # Heun x24 (49 NFE): the same point as part_a_targets' probability-flow target
+    ("ddpm", "DDPM net, prob.-flow ODE (Heun, eps -> v)", "heun", "beta", [2, 5, 12, 24]),
     ("fm", "FM Euler", "euler", "beta", [1, 2, 4, 8, 16, 32, 64]),
     ("fm", "FM midpoint", "midpoint", "beta", [1, 2, 4, 8, 16]),
     ("fm", "FM RK4", "rk4", "beta", [1, 2, 4, 8]),
