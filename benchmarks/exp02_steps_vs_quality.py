@@ -70,6 +70,8 @@ def run(b):
                     "w2": median([r["w2"] for r in rs]),
                     "floor": median([r["floor"] for r in rs]),
                     "ratio_by_seed": [r["ratio"] for r in rs],
+                    "divergence": median([r["divergence"] for r in rs]),
+                    "divergence_band": rs[0]["divergence_band"],
                 }
             )
         curves.append(
@@ -80,6 +82,14 @@ def run(b):
                 "variance": variance,
                 "points": points,
                 **{f"nfe_to_{t}x": nfe_to_reach(points, t) for t in THRESHOLDS},
+                # the same crossing on each training seed's own ratios: the spread behind it
+                **{
+                    f"nfe_to_{t}x_by_seed": [
+                        nfe_to_reach([{**p, "ratio": p["ratio_by_seed"][i]} for p in points], t)
+                        for i in range(len(b.train_seeds))
+                    ]
+                    for t in THRESHOLDS
+                },
             }
         )
     measured, verdict, headline = _headline(curves)
@@ -120,16 +130,24 @@ def _headline(curves):
             }
         h = headline[f"{t}x_best_fm"]
         e = headline[f"{t}x_euler"]
+        by = {c["label"]: c[f"nfe_to_{t}x_by_seed"] for c in curves}
         parts.append(
             f"to reach {t}x the floor, {h['ddpm'] or 'DDPM ancestral'} needs "
-            f"{h['ddpm_nfe'] or 'more than the grid'} NFE, {h['fm'] or 'FM'} "
-            f"{h['fm_nfe'] or 'more than the grid'}"
+            f"{h['ddpm_nfe'] or 'more than the grid'} NFE {_seeds(by.get(h['ddpm']))}, "
+            f"{h['fm'] or 'FM'} {h['fm_nfe'] or 'more than the grid'} {_seeds(by.get(h['fm']))}"
             + (f" ({h['ratio']:.0f}x fewer)" if h["ratio"] else "")
             + (f", FM Euler {e['fm_nfe']} ({e['ratio']:.0f}x fewer)" if e["ratio"] else "")
         )
     r = headline["1.25x_euler"]["ratio"]
     verdict = "holds" if r and r >= 15 else "holds with caveat" if r and r >= 5 else "does not hold"
     return "; ".join(parts), verdict, headline
+
+
+def _seeds(nfes) -> str:
+    """The per-training-seed crossings, e.g. "(by seed 100/100/300)"."""
+    if not nfes:
+        return ""
+    return "(by seed " + "/".join(str(n) if n else "never" for n in nfes) + ")"
 
 
 def _figure(b, curves):

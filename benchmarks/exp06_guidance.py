@@ -17,6 +17,7 @@ from generative.continuous.metrics import (
     Reference,
     evaluate,
 )
+from generative.continuous.uncertainty import paired_comparison
 
 NAME = "exp06_guidance"
 CLAIM = (
@@ -153,12 +154,22 @@ def _verdict(numbers) -> tuple[str, str]:
         k = int(ratio.argmin())
         rises.append(bool(np.all(np.diff(share) >= -0.01) and share[-1] > share[0]))
         u_shape.append(SCALES[k] > 1.0 and k < len(SCALES) - 1)
+        # is the best weight's lead over the next one beyond the seeds' noise? paired over
+        # training seeds, on log W2 ratio (the ratios span 1x to 30x)
+        nxt = k + 1 if k < len(SCALES) - 1 else k - 1
+        c = paired_comparison(
+            np.log(rows[k]["ratio_by_seed"]),
+            np.log(rows[nxt]["ratio_by_seed"]),
+            (f"w = {SCALES[k]:g}", f"w = {SCALES[nxt]:g}"),
+        )
+        numbers[f"{name} moon"]["best_vs_next"] = {**c.to_json(), "line": c.line()}
         parts.append(
             f"{name} moon: share on it "
             + "/".join(f"{v:.2f}" for v in share)
             + ", W2 to it "
             + "/".join(f"{v:.1f}" for v in ratio)
-            + f"x its floor (best at w = {SCALES[k]:g}), off-data "
+            + f"x its floor (best at w = {SCALES[k]:g}; log-ratio w = {SCALES[k]:g} - "
+            + f"w = {SCALES[nxt]:g}: {c.line()}), off-data "
             + f"{100 * rows[-1]['off_data_median']:.1f}% at w = {SCALES[-1]:g}"
         )
     verdict = (

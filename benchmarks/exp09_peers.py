@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from benchmarks.lab import Result, ensure_runs, median, pmap, run_path, score
+from benchmarks.lab import paired as paired_d
 
 NAME = "exp09_peers"
 CLAIM = (
@@ -233,14 +234,17 @@ def run(b):
             "ratio_median": median([r["ratio"] for r in rs]),
             "ratio_by_seed": [r["ratio"] for r in rs],
             "train_s_median": median([r["train_s"] for r in rs]),  # at that run's machine load
+            "divergence_seeds": [r["divergence_by_seed"] for r in rs],  # for paired comparisons
         }
     objectives["torchcfm I-CFM"]["max_weight_diff_vs_ours"] = max(
         _weight_diff(ours_paths[("fm", s)], p)
         for s, p, j in zip([j[0].seed for j in peer_jobs], peer_paths, peer_jobs, strict=True)
         if j[2] == "I-CFM"
     )
-    for v in objectives.values():
+    for label, v in objectives.items():
         v["ratio_vs_ours"] = v["ratio_median"] / objectives["ours (CFM)"]["ratio_median"]
+        if label != "ours (CFM)":  # D paired over training and evaluation seeds
+            v["d_vs_ours"] = paired_d(v, objectives["ours (CFM)"], (label, "ours"))
     step_s = _step_cost(b.quick)  # side by side, so machine load falls on all three alike
     for label, v in objectives.items():
         v["step_ms"] = 1000 * step_s[label]
@@ -278,7 +282,7 @@ def run(b):
 
     parts = [
         f"{k}: {v['ratio_median']:.2f}x floor ({v['ratio_vs_ours']:.2f} of ours), "
-        f"training step {v['step_time_vs_ours']:.2f}x ours"
+        f"training step {v['step_time_vs_ours']:.2f}x ours, D peer - ours: {v['d_vs_ours']['line']}"
         for k, v in objectives.items()
         if k != "ours (CFM)"
     ]
@@ -293,7 +297,12 @@ def run(b):
             f"{v['ours_ratio_median']:.2f}x, NFE {v['peer_nfe']} vs {v['ours_nfe']}, "
             f"wall {v['wall_vs_ours']:.2f}x, max |diff| {v['max_abs_diff']:.1e}"
         )
-    better_peer = any(v["ratio_vs_ours"] < 0.9 for k, v in objectives.items() if k != "ours (CFM)")
+    # a peer "better" only where D's paired comparison says so beyond its noise
+    better_peer = any(
+        v["d_vs_ours"]["verdict"] == f"{k} better"
+        for k, v in objectives.items()
+        if k != "ours (CFM)"
+    )
     same = all(
         v["peer_ratio_median"] < 1.1 * v["ours_ratio_median"] + 0.05 for v in samplers.values()
     )

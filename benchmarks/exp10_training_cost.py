@@ -55,7 +55,17 @@ def run(b):
         reach = {}
         for t in THRESHOLDS:
             hit = next((c for c in curve if c["ratio"] <= t), None)
-            reach[f"{t}x"] = {"step": hit["step"], "wall_s": hit["wall_s"]} if hit else None
+            # the same crossing on each training seed's own curve: the spread behind the median
+            by_seed = [
+                next((st for st in steps if scores[(m, s, st)]["ratio"] <= t), None)
+                for s in b.train_seeds
+            ]
+            reach[f"{t}x"] = (
+                {"step": hit["step"], "wall_s": hit["wall_s"], "step_by_seed": by_seed}
+                if hit
+                else None
+            )
+            numbers.setdefault("reach_by_seed", {}).setdefault(m, {})[f"{t}x"] = by_seed
         numbers[m] = {
             "curve": curve,
             "best": min(curve, key=lambda c: c["ratio"]),  # lowest median snapshot
@@ -63,13 +73,15 @@ def run(b):
             "sampler": f"{SAMPLERS[m][0]} x{SAMPLERS[m][1]}",
         }
         r = reach["1.25x"]
+        seeds = "/".join(str(x) if x else "never" for x in numbers["reach_by_seed"][m]["1.25x"])
         parts.append(
             f"{m.upper()} ({numbers[m]['sampler']}): "
             + (
-                f"1.25x floor at step {r['step']} ({r['wall_s']:.0f}s, one thread)"
+                f"1.25x floor at step {r['step']} ({r['wall_s']:.0f}s, one thread; by training "
+                f"seed: {seeds})"
                 if r
                 else f"never within 1.25x in {steps[-1]} steps (best "
-                f"{min(c['ratio'] for c in curve):.2f}x)"
+                f"{min(c['ratio'] for c in curve):.2f}x; by training seed: {seeds})"
             )
         )
     fm, dd = numbers["fm"]["reach"]["1.25x"], numbers["ddpm"]["reach"]["1.25x"]

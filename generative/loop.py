@@ -77,10 +77,16 @@ def lr_at(step: int, steps: int, lr: float, warmup: int = 0) -> float:
     return lr * warm * 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
+def ema_warmup(step: int) -> float:
+    """The EMA decay's ceiling at a step, (1 + step) / (10 + step): a warm-up that forgets the
+    random initialization quickly (TensorFlow's num_updates rule). A decay above its value at
+    the last step is never used."""
+    return (1 + step) / (10 + step)
+
+
 def ema_update(ema_params: list, params: list, decay: float, step: int):
-    """ema <- d * ema + (1 - d) * param, d = min(decay, (1 + step) / (10 + step)): a warm-up
-    that forgets the random initialization quickly."""
-    d = min(decay, (1 + step) / (10 + step))
+    """ema <- d * ema + (1 - d) * param, d = min(decay, ema_warmup(step))."""
+    d = min(decay, ema_warmup(step))
     with torch.no_grad():  # one fused call: a Python loop over tensors costs ~10% a step
         torch._foreach_lerp_(ema_params, params, 1 - d)
 
@@ -108,6 +114,13 @@ def begin(cfg, out_dir, resume: bool, *, saved, resumable: set, check, loop_conf
     cfg = check(cfg)
     refuse_existing(out_dir, resume)
     lc = loop_config(cfg)
+    reach = ema_warmup(lc.steps - 1)
+    if lc.ema_decay > reach:  # found by issue 21: 0.9995 over 3500 steps changed nothing
+        say(
+            f"warning: --ema-decay {lc.ema_decay:g} is never reached in {lc.steps} steps (the "
+            f"EMA warm-up ends at {reach:.4f}), so it acts as {reach:.4f}; train for "
+            f"{math.ceil((10 * lc.ema_decay - 1) / (1 - lc.ema_decay)) + 1} steps or more to use it"
+        )
     return cfg, lc, start(lc)
 
 

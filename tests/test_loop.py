@@ -72,6 +72,18 @@ def test_ema_update_is_the_lerp_with_its_warmup():
     assert torch.allclose(e[0], torch.full((3,), 0.9 * 0.9 + 0.1))
 
 
+def test_an_ema_decay_the_warmup_never_reaches_is_named_with_the_steps_it_needs(tmp_path, capsys):
+    """--ema-decay 0.999 over 50 steps acts as the warm-up's 0.8475 (50 / 59): the run says so and names
+    the step count that would use it; a reachable decay says nothing."""
+    train(tiny(steps=50, ema_decay=0.999), tmp_path / "a", progress=False)
+    out = capsys.readouterr().out
+    assert "--ema-decay 0.999 is never reached in 50 steps" in out and "0.8475" in out
+    need = int(re.search(r"train for (\d+) steps", out).group(1))
+    assert loop_mod.ema_warmup(need - 1) >= 0.999 > loop_mod.ema_warmup(need - 2)
+    train(tiny(steps=50, ema_decay=0.8), tmp_path / "b", progress=False)
+    assert "never reached" not in capsys.readouterr().out
+
+
 # --- the guard -----------------------------------------------------------------------------
 
 
