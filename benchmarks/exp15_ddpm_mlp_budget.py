@@ -1,9 +1,11 @@
-"""DDPM + MLP after the width cut (256 -> 128): does a knob that costs no training time (the
-EMA decay, the network's target) bring it back to its targets, ancestral x1000 <= 1.1x and DDIM
-x50 <= 1.35x the floor? Same steps, same width, same time per step as the lab default.
+"""DDPM + MLP after the width cut (256 -> 128): which knob brings it back to its targets,
+ancestral x1000 <= 1.1x and DDIM x50 <= 1.35x the floor, at the lab's training time? Same steps
+and time per step as the lab default, except the width arm (twice the width, half the steps).
 
-The EMA arm checks a suspicion: the loop's EMA warm-up uses min(decay, (1 + step) / (10 + step)),
-which stays below 0.9975 over 3500 steps, so a decay of 0.999 or more should change nothing.
+A one-seed sweep (the session's notes) ruled out the width (256 wide for 1750 steps: 1.23x),
+the learning rate (1e-3: 1.22x) and the EMA decay (the loop's warm-up never reaches a decay
+above 0.9974 in 3500 steps; the loop now says so). The linear schedule's samples are too noisy
+(the arcs' residual 0.039 against the data's 0.030); the cosine schedule removes that.
 
     python -m benchmarks.run_all --only exp15_ddpm_mlp_budget [--quick]
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.lab import Result, compare_arms, figure_path
+from benchmarks.lab import Result, compare_arms, figure_path, paired
 
 NAME = "exp15_ddpm_mlp_budget"
 CLAIM = (
@@ -21,8 +23,10 @@ CLAIM = (
 )
 KNOBS = {  # label -> TrainConfig fields on top of the DDPM default
     "default": {},
-    "EMA 0.9995": {"ema_decay": 0.9995},
     "v target": {"target": "v"},
+    "cosine, eps": {"schedule": "cosine"},
+    "cosine, v": {"schedule": "cosine", "target": "v"},
+    "width 256, half the steps": {"width": 256, "steps": 1750},
 }
 SAMPLERS = {"ancestral x1000": ("ancestral", 1000, 1.1), "DDIM x50": ("ddim", 50, 1.35)}
 
@@ -38,13 +42,20 @@ def run(b):
         summary, _ = compare_arms(b, arms)
         for k, s in summary.items():
             met = s["ratio_median"] <= bound
-            numbers.setdefault(k, {})[label] = {**s, "bound": bound, "met": met}
+            # against the default on D, paired over the same seeds: a change beyond its noise?
+            vs = paired(s, summary["default"], (k, "default")) if k != "default" else None
+            numbers.setdefault(k, {})[label] = {**s, "bound": bound, "met": met, "d_vs_default": vs}
     met = [k for k, n in numbers.items() if all(v["met"] for v in n.values())]
     measured = "; ".join(
         f"{k}: "
-        + ", ".join(f"{s} {v['ratio_median']:.2f}x (<= {v['bound']})" for s, v in n.items())
+        + ", ".join(
+            f"{s} {v['ratio_median']:.2f}x (<= {v['bound']})"
+            + (f" [D vs default {v['d_vs_default']['line']}]" if v["d_vs_default"] else "")
+            for s, v in n.items()
+        )
         for k, n in numbers.items()
     )
+    measured += f"; met by: {', '.join(met) or 'none'}"
     verdict = "holds" if met else "does not hold"
     settings = {"data": "moons", "model": "mlp", "width": 128, "knobs": KNOBS}
     figure(b, numbers)
