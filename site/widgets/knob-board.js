@@ -2,29 +2,26 @@
 // one DDPM MLP per schedule x target x t_scale). First panel: that model's samples by the ancestral
 // chain or DDIM. Second panel: classifier-free guidance on a class-conditional flow-matching MLP,
 // uncond + w (cond - uncond), asking for one moon (RK4, 8 steps).
-import { drawCloud, drawReference, gaussian, reference, score } from "./lib/cloud.js";
-import { loadBaked, MLP } from "./lib/mlp.js";
+// Both panels' samplers run in a worker (lib/sample-worker.js): a 100-step chain is a tenth of a
+// second or more, so the page draws the last samples greyed meanwhile and never waits for them.
+import { drawCloud, drawReference, reference } from "./lib/cloud.js";
+import { loadBaked } from "./lib/mlp.js";
 import { COLORS, Plot, makeCanvas } from "./lib/plot.js";
-import { makeRng } from "./lib/rng.js";
-import { ancestral, ddim, guided, normalFiller, solveODE } from "./lib/samplers.js";
-import { ddpmCoefficients } from "./lib/schedules.js";
-import { button, frame, onResize, publish, select, setKnobs, slider, deferred } from "./lib/ui.js";
+import { SampleJobs, redrawOnInput } from "./lib/sample-jobs.js";
+import { button, frame, onResize, publish, select, setKnobs, slider } from "./lib/ui.js";
 
 const N = 1000; // samples per panel
 const SCHEDULES = ["linear", "cosine"];
 const TARGETS = ["eps", "x0", "v"];
 const T_SCALES = ["1000", "1"];
 const MOONS = { 0: "upper moon", 1: "lower moon" };
+const SEED_X = 9; // both panels start from the same noise
+const SEED_Z = 10; // the ancestral chain's fresh noise
 
 const bakedName = (schedule, target, tScale) => `ddpm-${schedule}-${target}-t${tScale}`;
 
 export async function mount(root) {
-  const names = SCHEDULES.flatMap((s) => TARGETS.flatMap((g) => T_SCALES.map((ts) => bakedName(s, g, ts))));
-  const files = await Promise.all([...names, "fm-cond", "moons"].map(loadBaked));
-  const nets = Object.fromEntries(names.map((n, i) => [n, new MLP(files[i])]));
-  const condNet = new MLP(files[names.length]);
-  const ref = reference(files[names.length + 1]);
-  const coefs = Object.fromEntries(SCHEDULES.map((s) => [s, ddpmCoefficients(s, 1000)]));
+  const ref = reference(await loadBaked("moons")); // the networks load in the worker, when first used
 
   const { knobs, stage, readout } = frame(root, "Practical knobs, one trained model per setting");
   const schedule = select(knobs, { name: "schedule", label: "betas", options: SCHEDULES, value: "linear" });
@@ -47,54 +44,68 @@ export async function mount(root) {
   const cell = () => pair.appendChild(document.createElement("div"));
   const left = new Plot(makeCanvas(cell(), { aspect: 0.75, label: "DDPM samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
   const right = new Plot(makeCanvas(cell(), { aspect: 0.75, label: "guided samples" }), { xlim: [-3, 3], ylim: [-2.25, 2.25] });
-  const noise = gaussian(makeRng(9), N);
-  // each panel's samples are kept by their own knobs: moving the guidance never reruns the
-  // DDPM chain, and a setting seen before redraws at once
-  const memo = new Map();
-  const cached = (key, make) => {
-    if (!memo.has(key)) memo.set(key, make());
-    if (memo.size > 64) memo.delete(memo.keys().next().value);
-    return memo.get(key);
-  };
+  const jobs = new SampleJobs({
+    onResult: () => redraw(),
+    onError: (message) => {
+      root.dataset.busy = "error";
+      readout.textContent = `a sampler failed: ${message}`;
+      console.error("knob-board worker:", message);
+    },
+  });
+  let shown = null; // the last pair of panels drawn: stays on screen, greyed, while the next runs
 
   function redraw() {
+    const t0 = performance.now();
     const name = bakedName(schedule.value, target.value, tScale.value);
-    const net = nets[name];
-    const { x, nfe, s } = cached(`ddpm/${name}/${sampler.value}/${steps.value}`, () => {
-      const xs = noise.slice();
-      const opts = { alphasCumprod: coefs[schedule.value].alphas_cumprod, target: target.value, steps: Number(steps.value) };
-      const normal = normalFiller(makeRng(10));
-      const used = sampler.value === "ancestral" ? ancestral(guided(net), xs, N, { ...opts, normal }) : ddim(guided(net), xs, N, opts);
-      return { x: xs, nfe: used, s: score(xs, N, ref) };
-    });
-
     const y = Number(label.value);
     const w = Number(weight.value);
-    const { g, sg } = cached(`guided/${y}/${w}`, () => {
-      const gs = noise.slice();
-      solveODE(guided(condNet, y, w), gs, N, 8, "rk4");
-      return { g: gs, sg: score(gs, N, ref) };
-    });
+    // each panel's samples are kept by their own knobs: moving the guidance never reruns the
+    // DDPM chain, and a setting seen before redraws at once
+    const ddpm = jobs.get({ model: name, n: N, seedX: SEED_X, seedZ: SEED_Z, sampler: sampler.value, steps: Number(steps.value) });
+    const cfg = jobs.get({ model: "fm-cond", n: N, seedX: SEED_X, sampler: "rk4", steps: 8, label: y, guidance: w });
+    const ready = ddpm !== undefined && cfg !== undefined;
+    if (ready) shown = { ddpm, cfg, name, y, w };
+    draw(!ready);
+    if (ready) delete root.dataset.busy;
+    else root.dataset.busy = "true";
+    root.dataset.workMs = String(Math.round(performance.now() - t0)); // this thread's share
+  }
 
-    left.fit().axes();
-    drawReference(left, ref);
-    drawCloud(left, x, N, { color: COLORS.path });
-    left.text(name, [left.xlim[0], left.ylim[1]], { dx: 8, dy: 14, align: "left" });
-    right.fit().axes();
-    drawReference(right, ref);
-    drawCloud(right, g, N, { color: COLORS.alt });
-    right.text(`w = ${w}, ${MOONS[y]}`, [right.xlim[0], right.ylim[1]], { dx: 8, dy: 14, align: "left" });
-    readout.textContent =
-      `DDPM panel: ${(100 * s.off_data).toFixed(1)}% off the data (${nfe} evaluations). Guided panel: ` +
-      `${(100 * sg.mode_mass[y]).toFixed(1)}% on the ${MOONS[y]}, ${(100 * sg.off_data).toFixed(1)}% off the data.`;
-    publish(root, {
+  function draw(stale) {
+    const knobsNow = {
       schedule: schedule.value, target: target.value, t_scale: tScale.value, sampler: sampler.value,
-      steps: Number(steps.value), label: label.value, guidance: w, model: name, nfe, off_data: s.off_data,
-      mode_mass: s.mode_mass, guided_on_label: sg.mode_mass[y], guided_off_data: sg.off_data,
+      steps: Number(steps.value), label: label.value, guidance: Number(weight.value),
+    };
+    for (const plot of [left, right]) {
+      plot.fit().axes();
+      drawReference(plot, ref);
+    }
+    if (shown === null) {
+      for (const plot of [left, right]) plot.text("sampling…", [0, 0], { color: COLORS.noise });
+      readout.textContent = "sampling…";
+      return publish(root, { ...knobsNow, pending: true });
+    }
+    const { ddpm, cfg, name, y, w } = shown;
+    const look = (color) => ({ color: stale ? COLORS.noise : color, alpha: stale ? 0.3 : 0.75 });
+    drawCloud(left, ddpm.x, N, look(COLORS.path));
+    left.text(stale ? "sampling…" : name, [left.xlim[0], left.ylim[1]], { dx: 8, dy: 14, align: "left" });
+    drawCloud(right, cfg.x, N, look(COLORS.alt));
+    right.text(stale ? "sampling…" : `w = ${w}, ${MOONS[y]}`, [right.xlim[0], right.ylim[1]], { dx: 8, dy: 14, align: "left" });
+    if (stale) {
+      readout.textContent = "sampling the new setting in the background…";
+      return publish(root, { ...knobsNow, pending: true });
+    }
+    const { nfe, off_data } = ddpm;
+    readout.textContent =
+      `DDPM panel: ${(100 * off_data).toFixed(1)}% off the data (${nfe} evaluations). Guided panel: ` +
+      `${(100 * cfg.mode_mass[y]).toFixed(1)}% on the ${MOONS[y]}, ${(100 * cfg.off_data).toFixed(1)}% off the data.`;
+    publish(root, {
+      ...knobsNow, model: name, nfe, off_data, mode_mass: ddpm.mode_mass, guided_on_label: cfg.mode_mass[y],
+      guided_off_data: cfg.off_data,
     });
   }
 
-  root.addEventListener("input", deferred(root, redraw));
+  redrawOnInput(root, redraw);
   onResize(redraw);
   redraw();
 }
