@@ -73,14 +73,20 @@ def test_ema_update_is_the_lerp_with_its_warmup():
 
 
 def test_an_ema_decay_the_warmup_never_reaches_is_named_with_the_steps_it_needs(tmp_path, capsys):
-    """--ema-decay 0.999 over 50 steps acts as the warm-up's 0.8475 (50 / 59): the run says so and names
-    the step count that would use it; a reachable decay says nothing."""
+    """--ema-decay 0.999 over 50 steps acts as the warm-up's 0.8475 (50 / 59): the run says so
+    and names the step count that would use it. It speaks when the EMA averages over less than a
+    quarter of the horizon 1 / (1 - decay) asked for (0.97: 33 steps asked, 6.6 reached), and
+    stays quiet above that (0.96: 25 asked) or for a reachable decay."""
     train(tiny(steps=50, ema_decay=0.999), tmp_path / "a", progress=False)
     out = capsys.readouterr().out
     assert "--ema-decay 0.999 is never reached in 50 steps" in out and "0.8475" in out
     need = int(re.search(r"train for (\d+) steps", out).group(1))
     assert loop_mod.ema_warmup(need - 1) >= 0.999 > loop_mod.ema_warmup(need - 2)
     train(tiny(steps=50, ema_decay=0.8), tmp_path / "b", progress=False)
+    assert "never reached" not in capsys.readouterr().out
+    train(tiny(steps=50, ema_decay=0.97), tmp_path / "c", progress=False)
+    assert "never reached" in capsys.readouterr().out
+    train(tiny(steps=50, ema_decay=0.96), tmp_path / "d", progress=False)
     assert "never reached" not in capsys.readouterr().out
 
 
