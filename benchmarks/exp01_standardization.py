@@ -88,6 +88,7 @@ def run(b):
     # D paired over the seeds both arms have (the variants: training seed 0, 5 evaluation seeds)
     c = versus(numbers, "standardized", f"{worst}, raw")
     raw_c = versus(numbers, "standardized", "raw")
+    numbers["worst_comparison"] = c  # the same as comparisons/<worst>: a fixed path for lessons
     verdict = graded(c, "standardized", worse)
     from generative.continuous.data import load_dataset
 
