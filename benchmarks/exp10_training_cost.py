@@ -52,7 +52,7 @@ def run(b):
             }
             for st in steps
         ]
-        reach = {}
+        reach, reach_by_seed = {}, {}
         for t in THRESHOLDS:
             hit = next((c for c in curve if c["ratio"] <= t), None)
             # the same crossing on each training seed's own curve: the spread behind the median
@@ -65,15 +65,16 @@ def run(b):
                 if hit
                 else None
             )
-            numbers.setdefault("reach_by_seed", {}).setdefault(m, {})[f"{t}x"] = by_seed
+            reach_by_seed[f"{t}x"] = by_seed
         numbers[m] = {
             "curve": curve,
             "best": min(curve, key=lambda c: c["ratio"]),  # lowest median snapshot
             "reach": reach,
+            "reach_by_seed": reach_by_seed,
             "sampler": f"{SAMPLERS[m][0]} x{SAMPLERS[m][1]}",
         }
         r = reach["1.25x"]
-        seeds = "/".join(str(x) if x else "never" for x in numbers["reach_by_seed"][m]["1.25x"])
+        seeds = "/".join(str(x) if x else "never" for x in reach_by_seed["1.25x"])
         parts.append(
             f"{m.upper()} ({numbers[m]['sampler']}): "
             + (
