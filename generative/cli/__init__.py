@@ -1,5 +1,6 @@
 """The `generative` command: train | sample | evaluate | tokenize | reflow | distill | hybrid |
-info | demo. Run any with --help; every flag is generated from a config dataclass (cli/flags.py)."""
+unified | info | demo. Run any with --help; every flag is generated from a config dataclass
+(cli/flags.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from generative import __version__
 from generative.errors import UserError
 
 COMMANDS = ("cmd_train", "cmd_sample", "cmd_evaluate", "cmd_tokenize", "cmd_few_step")
-COMMANDS += ("cmd_hybrid",)
+COMMANDS += ("cmd_hybrid", "cmd_unified")
 COMMANDS += ("cmd_info", "cmd_demo")
 
 

@@ -100,17 +100,26 @@ def score_t2i(model, v: Vocab, scenes: ShapesData, two_objects=False, **drawing)
 
 
 @torch.no_grad()
-def score_i2t(
-    model, v: Vocab, scenes: ShapesData, mode: str = "chameleon", batch: int = 100
-) -> dict:
-    """Exact-caption accuracy of greedy captions; Show-o reads the image with full attention."""
-    codes = PatchTokenizer().encode(scenes.images)
-    written, t0 = [], time.perf_counter()
+def write_captions(model, v: Vocab, codes, mode: str = "chameleon", batch: int = 100):
+    """(greedy captions of image codes (N, 64), network calls): the prompt `BOS BOI image EOI`;
+    Show-o reads the image with full attention."""
     net = model if mode == "chameleon" else _ShowoReader(model, v)
-    for i in range(0, len(scenes), batch):
+    written, nfe = [], 0
+    for i in range(0, len(codes), batch):
         prompts = prompts_i2t(v, codes[i : i + batch])
         gen = generate(net, v, prompts, 64, model.cfg.max_len, temperature=0.0)  # longest doc
         written += texts_after_image(gen, v)
+        nfe += gen.nfe
+    return written, nfe
+
+
+def score_i2t(
+    model, v: Vocab, scenes: ShapesData, mode: str = "chameleon", batch: int = 100
+) -> dict:
+    """Exact-caption accuracy of greedy captions."""
+    codes = PatchTokenizer().encode(scenes.images)
+    t0 = time.perf_counter()
+    written, _ = write_captions(model, v, codes, mode, batch)
     exact = np.array([w == c for w, c in zip(written, scenes.captions, strict=True)])
     return {
         "n": len(scenes),

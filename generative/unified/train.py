@@ -9,14 +9,18 @@ loss is Chameleon's next-token loss or Show-o's masked-span + next-token loss (o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from generative.checkpoint import load_checkpoint, read_json, resume_config
+from generative.config import check, option, saved_config
 from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.discrete.data.shapes import make_shapes
-from generative.errors import unknown_choice
-from generative.loop import LoopConfig, fit, start
+from generative.distributed import say
+from generative.errors import UserError, unknown_choice
+from generative.loop import LoopConfig, begin, fit, start
 from generative.unified.documents import T2I, make_documents
 from generative.unified.model import UnifiedConfig, UnifiedTransformer
 from generative.unified.objectives import chameleon_loss, showo_loss
@@ -28,21 +32,37 @@ DATASETS = {"shapes": False, "shapes-two": True}  # name -> two_objects
 
 @dataclass
 class UnifiedTrainConfig:
-    mode: str = "chameleon"
-    data: str = "shapes"
-    n_train: int = 4096  # training scenes (shapes has 1024 distinct single-object images)
-    steps: int = 1500
-    batch_size: int = 48
-    lr: float = 2e-3
-    warmup: int = 100
-    clip: float = 1.0
-    hidden: int = 128
-    depth: int = 4
-    heads: int = 4
-    p_t2i: float = 0.5  # share of text -> image documents
-    p_drop: float = 0.0  # caption dropout of text -> image documents (guidance)
-    seed: int = 0
-    threads: int = 1
+    mode: str = option("chameleon", "causal everywhere (chameleon) or full attention inside "
+                       "the image span with masked decoding (showo)", choices=MODES)  # fmt: skip
+    data: str = option("shapes", "scenes: one object (shapes) or two (shapes-two)",
+                       choices=DATASETS)  # fmt: skip
+    # shapes has 1024 distinct single-object images
+    n_train: int = option(4096, "training scenes", ge=1)
+    steps: int = option(1500, "training steps", ge=1)
+    batch_size: int = option(48, "documents per step", ge=1)
+    lr: float = option(2e-3, "peak learning rate", gt=0)
+    warmup: int = option(100, "linear warm-up steps", ge=0)
+    clip: float = option(1.0, "gradient-norm clip (0: off)", ge=0)
+    hidden: int = option(128, "transformer width", ge=8)
+    depth: int = option(4, "transformer blocks", ge=1)
+    heads: int = option(4, "attention heads (divides hidden)", ge=1)
+    p_t2i: float = option(0.5, "share of text -> image documents", ge=0, le=1)
+    p_drop: float = option(0.0, "caption dropout of text -> image documents (guidance)",
+                           ge=0, lt=1)  # fmt: skip
+    seed: int = option(0, "training seed")
+    threads: int = option(1, "CPU threads", ge=1)
+
+
+# may change on resume (the rest defines the run): the budget, the learning rate, the hardware
+RESUMABLE = {"steps", "lr", "threads"}
+
+
+def validate(cfg: UnifiedTrainConfig) -> UnifiedTrainConfig:
+    """Every field's choices and range, and the shapes the model needs (UserError)."""
+    check(cfg)
+    if cfg.hidden % cfg.heads:
+        raise UserError(f"--hidden {cfg.hidden} must divide by --heads {cfg.heads}")
+    return cfg
 
 
 @dataclass
@@ -95,6 +115,10 @@ def build_model(v: Vocab, cfg: UnifiedTrainConfig, max_len: int) -> UnifiedTrans
     return UnifiedTransformer(UnifiedConfig(v.size, max_len, cfg.hidden, cfg.depth, cfg.heads))
 
 
+def loop_config(cfg: UnifiedTrainConfig) -> LoopConfig:
+    return LoopConfig.of(cfg, device="cpu", desc=f"unified {cfg.mode}")
+
+
 def fit_documents(
     cfg: UnifiedTrainConfig,
     v: Vocab,
@@ -103,22 +127,66 @@ def fit_documents(
     out_dir=None,
     progress: bool = False,
     meta=None,
+    loop=None,
 ):
     """Train a fresh model on sample(generator, batch) -> Documents with the one loop:
-    (model in eval mode, the loop's state)."""
-    lc = LoopConfig.of(cfg, device="cpu", desc=f"unified {cfg.mode}")
-    d = start(lc)  # seeds the initialization
+    (model in eval mode, the loop's state). loop: (lc, d, resume) from `begin`, else a fresh
+    start without a run folder to resume."""
+    lc, d, resume = loop or (loop_config(cfg), None, False)
+    d = start(lc) if d is None else d  # seeds the initialization
     model = build_model(v, cfg, max_len)
     loss_fn = document_loss(cfg, v, sample)
-    fitted = fit(lc, d, model, loss_fn, out_dir, progress=progress, meta=meta)
+    fitted = fit(lc, d, model, loss_fn, out_dir, resume=resume, progress=progress, meta=meta)
     return fitted.model.eval(), fitted.state
 
 
-def train_unified(cfg: UnifiedTrainConfig, out_dir=None, progress: bool = False):
-    """(model, state, corpus): the trained network in eval mode and the loop's record."""
+def saved_unified(run_dir) -> UnifiedTrainConfig:
+    """The config of a unified run folder; another kind of run is refused by name."""
+    kind = read_json(Path(run_dir) / "config.json").get("kind")
+    if kind != "unified":
+        raise UserError(
+            f"{run_dir} is not a unified run (its kind is {kind or 'a train run'}); "
+            "train one with `generative unified train --out RUN`"
+        )
+    return saved_config(UnifiedTrainConfig, run_dir)
+
+
+def train_unified(
+    cfg: UnifiedTrainConfig,
+    out_dir=None,
+    progress: bool = False,
+    resume: bool = False,
+    explicit: set | None = None,
+):
+    """(model, state, corpus): the trained network in eval mode and the loop's record. resume:
+    continue the run in out_dir with the RESUMABLE fields of cfg that were given: `explicit`
+    (the field names the command line set), else those that differ from the defaults."""
+    if resume and out_dir is None:
+        raise UserError("resuming needs the run folder (--out RUN)")
+    saved = saved_unified
+    if resume and explicit is not None:  # a given value equal to the default still counts
+        cfg, notes = resume_config(saved_unified(out_dir), cfg, RESUMABLE, explicit)
+        for note in notes:
+            say(f"resume: {note}")
+        saved = lambda _: cfg  # noqa: E731  (already merged: begin finds nothing to change)
+    cfg, lc, d = begin(
+        cfg, out_dir, resume, saved=saved, resumable=RESUMABLE, check=validate,
+        loop_config=loop_config,
+    )  # fmt: skip
     v = Vocab()
     corpus = make_corpus(v, cfg.data, cfg.n_train, cfg.seed)
     sample = shapes_sampler(cfg, v, corpus)
-    meta = {"unified": asdict(cfg)}
-    model, state = fit_documents(cfg, v, corpus.max_len, sample, out_dir, progress, meta)
+    meta = {"kind": "unified", "train": asdict(cfg)}
+    loop = (lc, d, resume)
+    model, state = fit_documents(cfg, v, corpus.max_len, sample, out_dir, progress, meta, loop)
     return model, state, corpus
+
+
+def load_unified(run_dir) -> tuple[UnifiedTransformer, UnifiedTrainConfig]:
+    """A trained unified model (eval mode) and its config, from its run folder."""
+    cfg = saved_unified(run_dir)
+    tensors, _ = load_checkpoint(run_dir)
+    weights = {k[len("model.") :]: t for k, t in tensors.items() if k.startswith("model.")}
+    model = build_model(Vocab(), cfg, int(weights["pos_embed"].shape[1]))
+    model.load_state_dict(weights)
+    return model.eval(), cfg
