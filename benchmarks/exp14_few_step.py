@@ -9,6 +9,7 @@ scored by multistep consistency sampling (jump, re-noise, jump), whose re-noisin
 teacher's marginals are plain FM's p_t, which a reflow teacher's are not. DDPM: DDIM at k steps.
 Three training seeds and the protocol's 5 evaluation seeds (the lab's full budget):
     python -m benchmarks.run_all --only exp14_few_step [--quick]
+It also writes lesson 09's widget examples from the first seed's runs (exp14_examples.py).
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ def run(b):
     straight = dict(zip(st_keys, pmap(_straightness, runs), strict=True))
     numbers = _numbers(b, arms, per_seed, scores, straight)
     _figure(b, arms, numbers, scores)
+    from benchmarks.exp14_examples import write_examples  # lesson 09's widget: the same runs
+
+    write_examples(b, per_seed[b.train_seeds[0]][0], arms)
     measured, verdict = _verdict(numbers, len(b.train_seeds))
     settings = {
         "data": "moons",
@@ -212,6 +216,10 @@ def _numbers(b, arms, per_seed, scores, straight) -> dict:
             "ratio": {str(k): median([scores[(a, s, k)]["ratio"] for s in seeds]) for k in NFES},
             "ratio_by_seed": {str(k): [scores[(a, s, k)]["ratio"] for s in seeds] for k in NFES},
             "w2": {str(k): median([scores[(a, s, k)]["w2"] for s in seeds]) for k in NFES},
+            "divergence": {  # D beside W2 (a perfect sampler: about 0, its band below)
+                str(k): median([scores[(a, s, k)]["divergence"] for s in seeds]) for k in NFES
+            },
+            "divergence_band": scores[(a, seeds[0], 1)]["divergence_band"],
             "floor": median([scores[(a, s, 1)]["floor"] for s in seeds]),
             "off_data_1nfe": median([scores[(a, s, 1)]["off_data"] for s in seeds]),
             "straightness": median([straight[(a, s)] for s in seeds]),
