@@ -103,12 +103,15 @@ def start(lc: LoopConfig) -> Dist:
     return d
 
 
-def begin(cfg, out_dir, resume: bool, *, saved, resumable: set, check, loop_config):
+def begin(cfg, out_dir, resume: bool, *, saved, resumable: set, check, loop_config, explicit=None):
     """The start every trainer shares: on resume, the run's own config (`saved(out_dir)`) with
     the changes `resumable` allows (printed; others refused); then `check(cfg)`, an existing run
-    in out_dir refused, the loop's settings and the devices. Returns (cfg, lc, d)."""
+    in out_dir refused, the loop's settings and the devices. explicit: the fields the user gave
+    (the command line knows them); None: those that differ from the config's defaults, which
+    misses a flag given at its default value (`--resume --steps 10000` for a token run whose
+    default is 10000). Returns (cfg, lc, d)."""
     if resume:
-        cfg, changes = resume_config(saved(out_dir), cfg, resumable)
+        cfg, changes = resume_config(saved(out_dir), cfg, resumable, explicit)
         for change in changes:
             say(f"resume: {change}")
     cfg = check(cfg)

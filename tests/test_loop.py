@@ -300,3 +300,25 @@ def test_no_standardize_keeps_every_column(tmp_path, dim):
     np.testing.assert_array_equal(loaded.standardizer.decode(z), z)  # identity, D columns
     with torch.no_grad():
         assert loaded.net(torch.zeros(4, dim), torch.zeros(4)).shape == (4, dim)
+
+
+def test_resume_takes_a_flag_given_at_its_default_value(tmp_path):
+    """`generative train --resume --out r --steps 10000` on a token run: 10000 is DiscreteConfig's
+    default, so without the command line's set of given flags the trainer read it as not given
+    and kept the run's 4 steps (found by the unified CLI's tests). With it, the flag is taken."""
+    import dataclasses
+
+    from generative.discrete import train_tokens as tt
+
+    saved = DiscreteConfig(steps=4)
+    given = dataclasses.replace(saved, steps=DiscreteConfig().steps)  # the CLI's merged config
+
+    def begin(explicit):
+        return loop_mod.begin(
+            given, tmp_path, True, saved=lambda _: saved, resumable=tt.RESUMABLE,
+            check=lambda c: c, loop_config=tt.loop_config, explicit=explicit,
+        )  # fmt: skip
+
+    cfg, lc, _ = begin({"steps"})
+    assert cfg.steps == lc.steps == DiscreteConfig().steps
+    assert begin(None)[0].steps == 4  # without the set: a default value reads as not given

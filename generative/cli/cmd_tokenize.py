@@ -37,8 +37,10 @@ def cmd_tokenize(a):
         train_tokenizer,
     )
 
-    cfg = (
-        _resumed(a) if a.resume else build(TokenizerConfig, given(a, a.flags), a.flags, "tokenize")
+    cfg, explicit = (
+        _resumed(a)
+        if a.resume
+        else (build(TokenizerConfig, given(a, a.flags), a.flags, "tokenize"), None)
     )
     cfg = resolved(cfg)
     out = writable_folder(a.out or f"runs/tok-{cfg.quantizer}-{cfg.data}-s{cfg.seed}", "--out")
@@ -48,7 +50,7 @@ def cmd_tokenize(a):
         )
     if a.dry_run:
         return print(json.dumps({"out": str(out), **dataclasses.asdict(cfg)}))
-    run = train_tokenizer(cfg, out, resume=a.resume)
+    run = train_tokenizer(cfg, out, resume=a.resume, explicit=explicit)
     reconstruction_figure(run, out / "recon.png")
     s = run.stats
     print(
@@ -58,8 +60,9 @@ def cmd_tokenize(a):
     )
 
 
-def _resumed(a) -> TokenizerConfig:
-    """The run's own config with the flags that may change on resume (others refused)."""
+def _resumed(a) -> tuple[TokenizerConfig, set]:
+    """The run's own config with the flags that may change on resume (others refused), and the
+    fields the flags gave."""
     from generative.checkpoint import resume_config
     from generative.discrete.tokenizers.train_tokenizer import RESUMABLE, saved_config
 
@@ -69,4 +72,4 @@ def _resumed(a) -> TokenizerConfig:
     saved = saved_config(a.out)
     cfg = build(TokenizerConfig, values, a.flags, f"the run in {a.out}", base=saved)
     explicit = {a.flags[n].fields[TokenizerConfig].name for n in values}
-    return resume_config(saved, cfg, RESUMABLE, explicit)[0]
+    return resume_config(saved, cfg, RESUMABLE, explicit)[0], explicit

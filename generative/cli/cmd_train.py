@@ -81,8 +81,8 @@ def _resume_config(a, values: dict):
             raise UserError(f"{a.out} was trained with condition '{saved.cond}'; keep it")
     given_cfg = build(cls, values, a.flags, f"the run in {a.out}", base=saved)
     explicit = {a.flags[n].fields[cls].name for n in values}
-    cfg, _ = resume_config(saved, given_cfg, mutable(cls), explicit)
-    return cfg
+    cfg, _ = resume_config(saved, given_cfg, mutable(cls), explicit)  # refusals before any work
+    return cfg, explicit
 
 
 def mutable(cls) -> set:
@@ -119,7 +119,7 @@ def default_out(cfg) -> str:
 
 def cmd_train(a: argparse.Namespace):
     values = given(a, a.flags)
-    cfg = _resume_config(a, values) if a.resume else _new_config(a, values)
+    cfg, explicit = _resume_config(a, values) if a.resume else (_new_config(a, values), None)
     out = writable_folder(a.out or default_out(cfg), "--out")
     if not a.resume and (out / "state.json").exists():
         raise UserError(
@@ -131,8 +131,8 @@ def cmd_train(a: argparse.Namespace):
 
     try:
         if isinstance(cfg, DiscreteConfig):
-            return quick_check.train_tokens(cfg, out, a.resume, a.no_eval)
-        return quick_check.train_points(cfg, out, a.resume, a.no_eval)
+            return quick_check.train_tokens(cfg, out, a.resume, a.no_eval, explicit)
+        return quick_check.train_points(cfg, out, a.resume, a.no_eval, explicit)
     except KeyboardInterrupt as exc:
         if str(exc):  # the loop says where it saved
             raise

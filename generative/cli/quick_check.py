@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def train_points(cfg, out: Path, resume: bool, no_eval: bool):
+def train_points(cfg, out: Path, resume: bool, no_eval: bool, explicit=None):
     from generative.continuous.train_denoiser import train
 
-    run = train(cfg, out, resume=resume)
+    run = train(cfg, out, resume=resume, explicit=explicit)
     if not run.main:  # another rank of a torchrun job: rank 0 reports
         return
     print(f"trained {run.state['step']} steps in {run.state['wall_s']:.1f}s -> {out}")
@@ -52,10 +52,10 @@ def quick_image_check(run, out: Path):
     print(f"quick check ({draw.nfe} NFE, 1 eval seed): {rep.line()}")
 
 
-def train_tokens(cfg, out: Path, resume: bool, no_eval: bool):
+def train_tokens(cfg, out: Path, resume: bool, no_eval: bool, explicit=None):
     from generative.discrete.train_tokens import train_discrete
 
-    run = train_discrete(cfg, out, resume=resume)
+    run = train_discrete(cfg, out, resume=resume, explicit=explicit)
     params = run.net.num_params() / 1e6
     print(
         f"trained {run.state['step']} steps in {run.state['wall_s']:.1f}s "

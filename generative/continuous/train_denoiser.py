@@ -160,7 +160,12 @@ def loop_config(cfg: TrainConfig) -> LoopConfig:
 
 # region: train-loop
 def train(
-    cfg: TrainConfig, out_dir, resume: bool = False, progress: bool = True, method=None
+    cfg: TrainConfig,
+    out_dir,
+    resume: bool = False,
+    progress: bool = True,
+    method=None,
+    explicit=None,
 ) -> Run:
     """Train (or resume) a run in out_dir; returns the run with its EMA network. method: an
     objective with .loss(net, x1, y, generator) to use instead of cfg's (the claims lab trains
@@ -168,7 +173,7 @@ def train(
     out_dir = Path(out_dir)
     cfg, lc, d = begin(
         cfg, out_dir, resume, saved=saved_config, resumable=RESUMABLE, check=resolved,
-        loop_config=loop_config,
+        loop_config=loop_config, explicit=explicit,
     )  # fmt: skip
     split = load_dataset(cfg.data, cfg.n_train, cfg.seed, cfg.noise)
     if cfg.cond and split.train.labels is None:

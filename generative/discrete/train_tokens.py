@@ -147,14 +147,14 @@ def loop_config(cfg: DiscreteConfig) -> LoopConfig:
 
 # region: discrete-train
 def train_discrete(
-    cfg: DiscreteConfig, out_dir, resume: bool = False, progress: bool = True
+    cfg: DiscreteConfig, out_dir, resume: bool = False, progress: bool = True, explicit=None
 ) -> DiscreteRun:
     """Train (or resume) a token generator in out_dir; returns the run with its EMA network."""
     out_dir = Path(out_dir)
     cfg = dataclasses.replace(cfg, data=DATA_ALIASES.get(cfg.data, cfg.data))
     cfg, lc, d = begin(
         cfg, out_dir, resume, saved=saved_config, resumable=RESUMABLE, check=validate,
-        loop_config=loop_config,
+        loop_config=loop_config, explicit=explicit,
     )  # fmt: skip
     data = load_token_data(cfg.data, cfg.cond, cfg.n_train, cfg.seed)
     ncfg = net_config(cfg, data)

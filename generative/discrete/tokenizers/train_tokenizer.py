@@ -124,13 +124,13 @@ def saved_config(run_dir) -> TokenizerConfig:
 
 
 def train_tokenizer(
-    cfg: TokenizerConfig, out_dir=None, progress: bool = True, resume: bool = False
+    cfg: TokenizerConfig, out_dir=None, progress: bool = True, resume: bool = False, explicit=None
 ) -> TokenizerRun:
     """Train on fresh draws of cfg.data; with out_dir, checkpoint along the way and at the end
     (resume: continue the run there, with a new budget, lr or cadence if given)."""
     cfg, lc, d = begin(
         cfg, out_dir, resume, saved=saved_config, resumable=RESUMABLE, check=resolved,
-        loop_config=loop_config,
+        loop_config=loop_config, explicit=explicit,
     )  # fmt: skip
     model = build(cfg)  # first: bad settings fail before anything is written
     x = load_images(cfg.data, cfg.n_train, cfg.seed).to(d.device)  # (N, C, 16, 16) in [0, 1]
