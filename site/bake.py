@@ -6,6 +6,10 @@ the sha256 of every source file that made each baked file.
     python site/bake.py --only fm  # re-bake the files whose name starts with "fm"
     python site/bake.py --check    # exit 1 and list the baked files whose sources changed
 
+target-samples.json (lesson 03's loss-weights widget) holds samples, not weights: three DDPM MLPs
+at the lab's size (exp04: width 128, depth 3), trained on the eps, v and x0 targets, 100-step
+ancestral chains from the same noise, with each one's W2 beside a perfect sampler's.
+
 MLP size: width 32, depth 2 (about 7.5k parameters). The browser runs 2000 points through up to
 32 network evaluations on every redraw; width 32 keeps that redraw near the 50 ms budget on one
 laptop core, while still fitting moons nearly as well as width 64 x 3 (W2 ratio about 1.5x vs 1.4x
@@ -51,10 +55,16 @@ DIT_SOURCES = CORE + [
     "generative/continuous/sampling.py",
     "generative/continuous/metrics.py",
 ]
+TARGET_SOURCES = ["generative/continuous/sampling.py", "generative/continuous/metrics.py"]
 EXP12 = "benchmarks/results/exp12_adaln_zero.json"  # adaLN-Zero curves, when that lab run exists
 
 # the knob-board grid: every (schedule, target, t_scale) gets its own DDPM MLP
 SCHEDULES, TARGETS, T_SCALES = ("linear", "cosine"), ("eps", "x0", "v"), (1000.0, 1.0)
+
+# target-samples: exp04's arms on linear betas (its network: the package's default MLP), sampled as
+# its "ancestral x100"; 1000 points each keeps the file near 45 KB
+TARGET_SAMPLES = {"schedule": "linear", "targets": ["eps", "v", "x0"], "width": 128, "depth": 3}
+TARGET_SAMPLING = {"sampler": "ancestral", "steps": 100, "n": 1000, "seed": 0}
 
 # dit-samples: a DDPM + DiT-T run, sampled at these EMA snapshots, samplers and step counts
 DIT_STEPS, DIT_SNAPSHOT_EVERY = 2500, 500
@@ -79,6 +89,8 @@ def jobs() -> dict:
                 out[ddpm_name(s, tg, ts)] = ("mlp", settings, DDPM_SOURCES)
     dit = {"method": "ddpm", "model": "dit", "dit_size": "DiT-T", "steps": DIT_STEPS}
     out["dit-samples"] = ("dit", dit, DIT_SOURCES + [EXP12])
+    targets = {"method": "ddpm", **TARGET_SAMPLES, **TARGET_SAMPLING}
+    out["target-samples"] = ("targets", targets, DDPM_SOURCES + TARGET_SOURCES)
     return out
 
 
@@ -121,10 +133,11 @@ def export_mlp(run) -> dict:
 
 
 def train_run(settings: dict, folder: Path):
+    """The package's training loop; the browser MLP's size unless settings name another."""
     from generative.continuous.train_denoiser import TrainConfig, train
 
-    cfg = TrainConfig(width=WIDTH, depth=DEPTH, threads=1, noise=MOONS_NOISE, **settings)
-    return train(cfg, folder, progress=False)
+    base = {"width": WIDTH, "depth": DEPTH, "threads": 1, "noise": MOONS_NOISE}
+    return train(TrainConfig(**{**base, **settings}), folder, progress=False)
 
 
 def bake_mlp(settings: dict) -> dict:
@@ -195,7 +208,46 @@ def bake_dit(settings: dict) -> dict:
     }
 
 
-BAKERS = {"mlp": bake_mlp, "moons": bake_moons, "dit": bake_dit}
+def bake_targets(settings: dict) -> dict:
+    """One DDPM MLP per target, each sampled from the same noise, scored by W2 against fresh
+    reference moons beside the W2 of true points (the floor), as the lab scores exp04."""
+    import numpy as np
+    import ot
+
+    from generative.continuous.metrics import OFF_DATA, Reference, w2
+    from generative.continuous.sampling import sample
+
+    keys = ("sampler", "steps", "n", "seed")
+    sampler, steps, n, seed = (settings[k] for k in keys)
+    train = {k: v for k, v in settings.items() if k not in keys and k != "targets"}
+    arms = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for target in settings["targets"]:
+            run = train_run({**train, "target": target}, Path(tmp) / target)
+            ref = Reference.for_run(run.cfg, n=n)
+            ref_x = ref.reference(0)[0].astype(np.float64)
+            x = sample(run.method, run.net, (2,), n, sampler, steps, seed=seed).x.double().numpy()
+            near = ot.dist(x, ref_x).min(axis=1)
+            dist, floor = w2(x, ref_x), w2(ref.floor_points(0), ref_x)
+            arms.append(
+                {
+                    "target": target,
+                    "w2": dist,
+                    "floor": floor,
+                    "ratio": dist / floor,
+                    "off_data": float((near > OFF_DATA**2).mean()),
+                    "points": [[round(float(a), 3), round(float(b), 3)] for a, b in x],
+                }
+            )
+    return {
+        "kind": "samples",
+        "model": f"DDPM MLP {train['width']} x {train['depth']}",
+        **settings,
+        "arms": arms,
+    }
+
+
+BAKERS = {"mlp": bake_mlp, "moons": bake_moons, "dit": bake_dit, "targets": bake_targets}
 
 
 # region: manifest

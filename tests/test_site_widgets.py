@@ -161,16 +161,17 @@ def test_loss_weights_match_the_elbo(widget, schedule, variance):
     assert state["argmax"] == int(norm.argmax()) + 1
 
 
-def test_loss_weights_failure_is_the_most_lopsided_setting(widget):
+def test_loss_weights_cosine_with_beta_is_the_most_lopsided_setting(widget):
+    """Lesson 03's text: cosine with sigma^2 = beta puts most of the ELBO on a few noisy steps.
+    (The widget's failure button is the x0 target: tests/test_site_lessons_03_06_09.py.)"""
     probe, w = widget("loss-weights")
     shares = {}
     for schedule in ("linear", "cosine"):
         for variance in ("beta", "beta_tilde"):
             probe.set_knob(w, "schedule", schedule)
             shares[schedule, variance] = probe.set_knob(w, "variance", variance)["top10_share"]
-    bad = probe.failure(w)
-    assert bad["top10_share"] >= max(shares.values()) - 1e-3
-    assert bad["top10_share"] > 0.9
+    assert max(shares, key=shares.get) == ("cosine", "beta")
+    assert shares["cosine", "beta"] > 0.9
 
 
 def test_path_compare_spread_and_one_step_euler(widget):
