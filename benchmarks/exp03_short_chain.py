@@ -46,7 +46,14 @@ def run(b):
         f"{100 * full['off_data_median']:.1f}%"
     )
     c = versus(numbers, "linear, T = 1000", "linear, T = 50")
-    measured += f"; D T = 1000 - T = 50: {c['line']}"
+    # the two arms can fail differently: say how (the diagnostics), not only which ranks first
+    measured += f"; D T = 1000 - T = 50: {c['line']}; how each fails: " + "; ".join(
+        f"{label}: residual {numbers[label]['residual_rms_median']:.3f} (data 0.030), "
+        f"{100 * numbers[label]['far_share_median']:.1f}% off the arcs, along-arc KS "
+        f"{numbers[label]['along_ks_median']:.3f}, per-mode W2 "
+        f"{numbers[label]['ratio_modes_median']:.2f}x"
+        for label in ("linear, T = 50", "linear, T = 1000")
+    )
     verdict = graded(c, "linear, T = 1000", worse)
     scatter_figure(b, NAME, first)
     Result(
