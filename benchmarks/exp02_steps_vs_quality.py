@@ -93,6 +93,10 @@ def run(b):
                 "variance": variance,
                 "points": points,
                 **{f"nfe_to_{t}x": nfe_to_reach(points, t) for t in THRESHOLDS},
+                # the divergence's own threshold: D inside a perfect sampler's band
+                "nfe_to_perfect_d": next(
+                    (p["nfe"] for p in points if p["divergence"] <= p["divergence_band"][1]), None
+                ),
                 # the same crossing on each training seed's own ratios: the spread behind it
                 **{
                     f"nfe_to_{t}x_by_seed": [
@@ -104,6 +108,9 @@ def run(b):
             }
         )
     measured, verdict, headline = _headline(curves)
+    measured += "; D inside a perfect sampler's band from: " + ", ".join(
+        f"{c['label']} {c['nfe_to_perfect_d'] or 'never on its grid'}" for c in curves
+    )
     _figure(b, curves)
     Result(
         NAME,
