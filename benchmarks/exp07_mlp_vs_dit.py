@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 
-from benchmarks.lab import Result, compare_arms, scatter_figure, versus
+from benchmarks.lab import Result, compare_arms, median, run_path, scatter_figure, versus
 
 NAME = "exp07_mlp_vs_dit"
 CLAIM = (
@@ -33,6 +34,12 @@ def run(b):
     for label, spec in ARMS.items():
         net = build_model(TrainConfig(**spec["cfg"]), (2,), 0)
         numbers[label]["params"] = sum(p.numel() for p in net.parameters())
+        # training CPU seconds (one thread): wall time on a shared machine measures its load too
+        states = [
+            json.loads((run_path(b.cfg(seed=s, **spec["cfg"]), b.quick) / "state.json").read_text())
+            for s in b.train_seeds
+        ]
+        numbers[label]["train_cpu_s_median"] = median([st["cpu_s"] for st in states])
     numbers["mlp_width"], numbers["mlp_depth"] = TrainConfig().width, TrainConfig().depth
     anc = numbers["DDPM + DIT, ancestral x250"]
     parts, dit_better = [], []
@@ -41,9 +48,10 @@ def run(b):
         c = versus(numbers, f"{m} + DIT", f"{m} + MLP")  # does the DiT buy quality?
         dit_better.append(c["verdict"] == f"{m} + DIT better")
         parts.append(
-            f"{m}: MLP {a['params']:,} params, {a['train_s_median']:.0f}s, "
+            f"{m}: MLP {a['params']:,} params, {a['train_cpu_s_median']:.0f} CPU-s, "
             f"{a['ratio_median']:.2f}x floor; DiT {d['params']:,} params, "
-            f"{d['train_s_median']:.0f}s, {d['ratio_median']:.2f}x; D DiT - MLP: {c['line']}"
+            f"{d['train_cpu_s_median']:.0f} CPU-s, {d['ratio_median']:.2f}x; "
+            f"D DiT - MLP: {c['line']}"
         )
     parts.append(
         f"DDPM + DiT with 250 ancestral steps instead: {anc['ratio_median']:.2f}x floor "
