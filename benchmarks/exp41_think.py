@@ -12,8 +12,12 @@ shape word, re-masks that half's tokens and lets masked decoding rewrite them; r
 writes the whole image from the edited caption. Scored by the exact two-object checker.
 
 Budgets (GENERATIVE_EXP41_BUDGET): cpu25, the default, trains each model in <= 4 CPU-minutes on
-one thread (about 25 CPU-minutes in all); quick is for the tests. The trained weights are kept in
-benchmarks/.cache/exp41/ (gitignored) for site/bake_think.py.
+one thread (about 25 CPU-minutes in all); quick is for the tests; issue is issue 15's prototype
+budget (2,200 steps of 48 rows, ~0.34M parameters; about 7 CPU-minutes a model). The trained
+weights are kept in benchmarks/.cache/exp41/ (gitignored) for site/bake_think.py; other budgets
+write weights and JSON to GENERATIVE_EXP41_OUT (default /tmp).
+GENERATIVE_EXP41_PARTS=think runs only the think-then-draw variants, without the towers and
+surgery, and GENERATIVE_EXP41_VARIANTS (e.g. think,direct) picks which variants.
 
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.exp41_think
 """
@@ -31,6 +35,7 @@ import numpy as np
 import torch
 
 NAME = "exp41_think"
+VARIANTS = ("direct", "think", "counterfactual")
 RESULTS = Path(__file__).parent / "results"
 CACHE = Path(__file__).parent / ".cache" / "exp41"
 CLAIM = (
@@ -71,6 +76,8 @@ BUDGETS = {
         max_pairs=6,
         n_scenes=8,
     ),
+    # issue 15's prototype: 0.34M parameters, 2,200 steps of 48 rows (hidden 96, depth 3: 0.38M)
+    "issue": Budget("issue", think_steps=2200, batch=48),
 }
 
 
@@ -120,8 +127,8 @@ def timed(record: dict, key: str, fn, *args, **kw):
     return model
 
 
-def think_arm(b: Budget, split, record: dict) -> dict:
-    """Train the three variants and the two towers; score them on trained and held-out pairs."""
+def think_arm(b: Budget, split, record: dict, variants=VARIANTS, towers=True) -> dict:
+    """Train the variants and the two towers; score them on trained and held-out pairs."""
     from generative.unified import think_eval as te
     from generative.unified.vocab import Vocab
 
@@ -131,7 +138,7 @@ def think_arm(b: Budget, split, record: dict) -> dict:
         "trained": np.repeat(split.trained[:k], b.repeats, 0),
         "held_out": np.repeat(split.held_out[:k], b.repeats, 0),
     }
-    for variant in ("direct", "think", "counterfactual"):
+    for variant in variants:
         cfg = cfg_for(b, b.think_steps)
         p = b.p_counterfactual
         model = timed(record, variant, te.train_think, cfg, split, variant, p_counterfactual=p)
@@ -142,18 +149,28 @@ def think_arm(b: Budget, split, record: dict) -> dict:
             for k, p in sets.items():
                 res[k]["forced"] = te.score_forced(model, v, p, seed=b.seed)
         out[variant] = res
-    towers = {}
+        print(variant, record[variant]["params"], "parameters", json.dumps(res), flush=True)
+    if towers:
+        out["rewrite"] = rewrite_arm(b, split, record, sets)
+    return out
+
+
+def rewrite_arm(b: Budget, split, record: dict, sets: dict) -> dict:
+    """Prompt rewriting: a text tower and a drawer sharing one unified model's steps."""
+    from generative.unified import think_eval as te
+    from generative.unified.vocab import Vocab
+
+    v, towers = Vocab(), {}
     n_text = max(1, round(b.think_steps * b.text_share))
     for tower, steps in (("text", n_text), ("drawer", b.think_steps - n_text)):
         cfg = cfg_for(b, steps)
         kinds = te.TOWERS[tower]
         towers[tower] = timed(record, f"tower_{tower}", te.train_think, cfg, split, "direct", kinds)
         save_model(b, f"tower_{tower}", towers[tower], cfg)
-    out["rewrite"] = {
+    return {
         k: te.score_rewrite(towers["text"], towers["drawer"], v, p, seed=b.seed)
         for k, p in sets.items()
     }
-    return out
 
 
 def edits(n: int, seed: int):
@@ -223,23 +240,47 @@ def untouched_change(images, originals, half) -> dict:
     }
 
 
+def parts_from_env() -> tuple[tuple, bool]:
+    """(variants, full): GENERATIVE_EXP41_PARTS=think skips the towers and surgery,
+    GENERATIVE_EXP41_VARIANTS picks variants (comma-separated)."""
+    parts = os.environ.get("GENERATIVE_EXP41_PARTS", "all")
+    if parts not in ("all", "think"):
+        raise SystemExit(f"GENERATIVE_EXP41_PARTS={parts}: use all (default) or think")
+    names = os.environ.get("GENERATIVE_EXP41_VARIANTS", ",".join(VARIANTS)).split(",")
+    if not set(names) <= set(VARIANTS):
+        raise SystemExit(f"GENERATIVE_EXP41_VARIANTS={names}: choose among {VARIANTS}")
+    variants = tuple(n for n in VARIANTS if n in names)
+    full = parts == "all" and variants == VARIANTS
+    if parts == "all" and not full:
+        raise SystemExit("GENERATIVE_EXP41_VARIANTS needs GENERATIVE_EXP41_PARTS=think")
+    return variants, full
+
+
 def main():
     from generative.unified.think import split_pairs
 
     torch.set_num_threads(1)
-    b = BUDGETS[os.environ.get("GENERATIVE_EXP41_BUDGET", "cpu25")]
+    name = os.environ.get("GENERATIVE_EXP41_BUDGET", "cpu25")
+    if name not in BUDGETS:
+        raise SystemExit(f"GENERATIVE_EXP41_BUDGET={name}: choose among {sorted(BUDGETS)}")
+    b = BUDGETS[name]
+    variants, full = parts_from_env()
+    if b.name == "cpu25" and not full:
+        raise SystemExit("a partial run must not replace the cpu25 results; pick another budget")
     t0, c0 = time.perf_counter(), time.process_time()
     split = split_pairs(9, b.held_out, seed=b.seed)
     record = {}
-    think = think_arm(b, split, record)
-    surg = surgery_arm(b, record)
-    for k in ("direct", "think", "counterfactual", "rewrite"):
+    think = think_arm(b, split, record, variants, towers=full)
+    surg = surgery_arm(b, record) if full else None
+    for k in think:
         print(k, {s: round(think[k][s]["accuracy"], 3) for s in ("trained", "held_out")})
-    print("surgery", surg["surgery"], "\nregeneration", surg["regeneration"])
+    if surg:
+        print("surgery", surg["surgery"], "\nregeneration", surg["regeneration"])
     out = {
         "name": NAME,
         "claim": CLAIM,
         "budget": asdict(b),
+        "variants": list(variants),
         "pairs": {"trained": split.trained.tolist(), "held_out": split.held_out.tolist()},
         "training": record,
         "think": think,
@@ -255,9 +296,17 @@ def main():
         "cpu_s": time.process_time() - c0,
         "wall_s": time.perf_counter() - t0,
         "machine": platform.processor() or platform.machine(),
-        "command": "OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.exp41_think",
+        "command": " ".join(
+            [f"{k}={os.environ[k]}" for k in sorted(os.environ) if k.startswith("GENERATIVE_EXP41")]
+            + ["OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python -m benchmarks.exp41_think"]
+        ),
     }
-    path = RESULTS / f"{NAME}.json" if b.name == "cpu25" else cache_dir(b) / f"{NAME}_{b.name}.json"
+    tag = "" if full else "_" + "-".join(variants)
+    path = (
+        RESULTS / f"{NAME}.json"
+        if b.name == "cpu25"
+        else cache_dir(b) / f"{NAME}_{b.name}{tag}.json"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=1))
     if b.name == "cpu25":

@@ -61,3 +61,33 @@ def test_committed_results_keep_the_invariants():
     assert {tuple(p) for p in out["pairs"]["trained"]}.isdisjoint(
         tuple(p) for p in out["pairs"]["held_out"]
     )
+
+
+def test_think_part_trains_only_the_chosen_variants(tmp_path, monkeypatch):
+    from benchmarks import exp41_think
+
+    monkeypatch.setenv("GENERATIVE_EXP41_BUDGET", "quick")
+    monkeypatch.setenv("GENERATIVE_EXP41_OUT", str(tmp_path))
+    monkeypatch.setenv("GENERATIVE_EXP41_PARTS", "think")
+    monkeypatch.setenv("GENERATIVE_EXP41_VARIANTS", "think,direct")
+    exp41_think.main()
+    out = json.loads((tmp_path / "exp41_think_quick_direct-think.json").read_text())
+    assert set(out["training"]) == set(out["think"]) == {"direct", "think"}
+    assert out["surgery"] is None
+    assert 0.0 <= out["think"]["think"]["held_out"]["forced"]["follows_forced"] <= 1.0
+
+
+def test_partial_runs_never_replace_the_default_results(monkeypatch):
+    from benchmarks import exp41_think
+
+    monkeypatch.setenv("GENERATIVE_EXP41_PARTS", "think")
+    with pytest.raises(SystemExit, match="cpu25"):
+        exp41_think.main()  # the default budget writes benchmarks/results/
+    monkeypatch.setenv("GENERATIVE_EXP41_PARTS", "all")
+    monkeypatch.setenv("GENERATIVE_EXP41_VARIANTS", "think")
+    with pytest.raises(SystemExit, match="PARTS=think"):
+        exp41_think.parts_from_env()
+    monkeypatch.setenv("GENERATIVE_EXP41_PARTS", "think")
+    monkeypatch.setenv("GENERATIVE_EXP41_VARIANTS", "thinking")
+    with pytest.raises(SystemExit, match="choose among"):
+        exp41_think.parts_from_env()
