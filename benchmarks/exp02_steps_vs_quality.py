@@ -165,16 +165,10 @@ def _headline(curves):
 
 
 def _fewer(ratio) -> str:
-    """' (6x fewer)', or ' (2.1x more)' when FM needs more calls than DDPM."""
+    """' (6.2x fewer)', or ' (2.1x more)' when FM needs more calls than DDPM."""
     if not ratio:
         return ""
-    return (
-        f" ({ratio:.0f}x fewer)"
-        if ratio >= 1.5
-        else f" ({1 / ratio:.1f}x more)"
-        if ratio < 1
-        else f" ({ratio:.1f}x fewer)"
-    )
+    return f" ({ratio:.2g}x fewer)" if ratio >= 1 else f" ({1 / ratio:.2g}x more)"
 
 
 def _seeds(nfes) -> str:
