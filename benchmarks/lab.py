@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import fcntl
 import functools
 import hashlib
 import json
@@ -146,9 +147,15 @@ def _train_one(job):
     cfg, path = job
     from generative.continuous.train_denoiser import train
 
-    if not _cached(cfg, path):
-        shutil.rmtree(path, ignore_errors=True)  # half-written, or lacking snapshots
-        train(cfg, path, progress=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # one trainer per cache entry across processes (two labs, or a lab and a helper script):
+    # the lock sits beside the folder, since clearing the folder would remove a lock inside it;
+    # a second process waits, then finds the entry cached
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _cached(cfg, path):
+            shutil.rmtree(path, ignore_errors=True)  # half-written, or lacking snapshots
+            train(cfg, path, progress=False)
     return path
 
 

@@ -148,3 +148,27 @@ def test_a_run_killed_part_way_is_not_taken_for_finished(tmp_path):
     assert not lab._cached(cfg, tmp_path)
     (tmp_path / "state.json").write_text(json.dumps({"step": 30}))
     assert lab._cached(cfg, tmp_path)
+
+
+def test_a_cache_entry_has_one_trainer_at_a_time(tmp_path):
+    """A second trainer of the same cache entry waits for the first, then finds it cached (two
+    processes once trained one config into one folder: the folder was cleared under a writer)."""
+    import fcntl
+    import threading
+
+    from benchmarks import lab
+    from generative.continuous.train_denoiser import TrainConfig
+
+    cfg = TrainConfig(steps=5, width=16, depth=1, batch_size=32, n_train=500)
+    path = tmp_path / "run"
+    with open(tmp_path / ".run.lock", "w") as held:  # as if another process were training it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t = threading.Thread(target=lab._train_one, args=((cfg, path),))
+        t.start()
+        t.join(timeout=1.0)
+        assert t.is_alive() and not path.exists()  # waiting, nothing written
+    t.join(timeout=120)
+    assert not t.is_alive() and lab._cached(cfg, path)
+    mtime = (path / "state.json").stat().st_mtime_ns
+    lab._train_one((cfg, path))  # cached now: not trained again
+    assert (path / "state.json").stat().st_mtime_ns == mtime
