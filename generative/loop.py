@@ -30,6 +30,7 @@ from generative.distributed import (
     teardown,
     wrap_ddp,
 )  # fmt: skip
+from generative.ema import ema_update, unreached
 from generative.errors import UserError
 from generative.guard import Guard, diverged
 
@@ -77,20 +78,6 @@ def lr_at(step: int, steps: int, lr: float, warmup: int = 0) -> float:
     return lr * warm * 0.5 * (1 + math.cos(math.pi * step / steps))
 
 
-def ema_warmup(step: int) -> float:
-    """The EMA decay's ceiling at a step, (1 + step) / (10 + step): a warm-up that forgets the
-    random initialization quickly (TensorFlow's num_updates rule). A decay above its value at
-    the last step is never used."""
-    return (1 + step) / (10 + step)
-
-
-def ema_update(ema_params: list, params: list, decay: float, step: int):
-    """ema <- d * ema + (1 - d) * param, d = min(decay, ema_warmup(step))."""
-    d = min(decay, ema_warmup(step))
-    with torch.no_grad():  # one fused call: a Python loop over tensors costs ~10% a step
-        torch._foreach_lerp_(ema_params, params, 1 - d)
-
-
 def start(lc: LoopConfig) -> Dist:
     """Threads, the global seed (initializations draw from it), the device, torchrun's group."""
     torch.set_num_threads(lc.threads)
@@ -117,16 +104,9 @@ def begin(cfg, out_dir, resume: bool, *, saved, resumable: set, check, loop_conf
     cfg = check(cfg)
     refuse_existing(out_dir, resume)
     lc = loop_config(cfg)
-    reach = ema_warmup(lc.steps - 1)
-    # found by issue 21: 0.9995 over 3500 steps changed nothing. Said when the EMA averages over
-    # less than a quarter of the horizon 1 / (1 - decay) asked for (the default 0.999 over 3500
-    # steps reaches 0.9974, a 385-step horizon for 1000 asked: close enough to stay quiet)
-    if lc.ema_decay and (1 - lc.ema_decay) * 4 < 1 - reach:
-        say(
-            f"warning: --ema-decay {lc.ema_decay:g} is never reached in {lc.steps} steps (the "
-            f"EMA warm-up ends at {reach:.4f}), so it acts as {reach:.4f}; train for "
-            f"{math.ceil((10 * lc.ema_decay - 1) / (1 - lc.ema_decay)) + 1} steps or more to use it"
-        )
+    warning = unreached(lc.ema_decay, lc.steps)
+    if warning:
+        say(warning)
     return cfg, lc, start(lc)
 
 

@@ -43,6 +43,7 @@ CORE = [
     "site/bake.py",
     "generative/continuous/train_denoiser.py",
     "generative/loop.py",
+    "generative/ema.py",
     "generative/continuous/data.py",
     "generative/layers/embeddings.py",
 ]
