@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generative.checkpoint import load_checkpoint, read_json, resume_config
+from generative.checkpoint import load_checkpoint, read_json
 from generative.config import check, option, saved_config
 from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.discrete.data.shapes import make_shapes
-from generative.distributed import say
 from generative.errors import UserError, unknown_choice
 from generative.loop import LoopConfig, begin, fit, start
 from generative.unified.documents import T2I, make_documents
@@ -163,15 +162,9 @@ def train_unified(
     (the field names the command line set), else those that differ from the defaults."""
     if resume and out_dir is None:
         raise UserError("resuming needs the run folder (--out RUN)")
-    saved = saved_unified
-    if resume and explicit is not None:  # a given value equal to the default still counts
-        cfg, notes = resume_config(saved_unified(out_dir), cfg, RESUMABLE, explicit)
-        for note in notes:
-            say(f"resume: {note}")
-        saved = lambda _: cfg  # noqa: E731  (already merged: begin finds nothing to change)
     cfg, lc, d = begin(
-        cfg, out_dir, resume, saved=saved, resumable=RESUMABLE, check=validate,
-        loop_config=loop_config,
+        cfg, out_dir, resume, saved=saved_unified, resumable=RESUMABLE, check=validate,
+        loop_config=loop_config, explicit=explicit,
     )  # fmt: skip
     v = Vocab()
     corpus = make_corpus(v, cfg.data, cfg.n_train, cfg.seed)
