@@ -11,8 +11,7 @@ import time
 
 import numpy as np
 
-from benchmarks.lab import Result, ensure_runs, median, pmap, run_path, score
-from benchmarks.lab import paired as paired_d
+from benchmarks.lab import Result, ensure_runs, median, paired, pmap, run_path, score
 
 NAME = "exp09_peers"
 CLAIM = (
@@ -244,7 +243,7 @@ def run(b):
     for label, v in objectives.items():
         v["ratio_vs_ours"] = v["ratio_median"] / objectives["ours (CFM)"]["ratio_median"]
         if label != "ours (CFM)":  # D paired over training and evaluation seeds
-            v["d_vs_ours"] = paired_d(v, objectives["ours (CFM)"], (label, "ours"))
+            v["d_vs_ours"] = paired(v, objectives["ours (CFM)"], (label, "ours"))
     step_s = _step_cost(b.quick)  # side by side, so machine load falls on all three alike
     for label, v in objectives.items():
         v["step_ms"] = 1000 * step_s[label]
@@ -263,10 +262,10 @@ def run(b):
                     "n": b.n_eval,
                 }
             )
-    paired = pmap(_pair, pair_jobs)
+    pair_scores = pmap(_pair, pair_jobs)
     samplers = {}
     for name, (_, (smp, k)) in PAIRS.items():
-        rs = [r for r, j in zip(paired, pair_jobs, strict=True) if j["pair"] == name]
+        rs = [r for r, j in zip(pair_scores, pair_jobs, strict=True) if j["pair"] == name]
         o, p = [r["ours"] for r in rs], [r["peer"] for r in rs]
         samplers[name] = {
             "ours_sampler": f"{smp} x{k}",

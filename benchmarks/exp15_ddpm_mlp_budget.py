@@ -2,10 +2,11 @@
 ancestral x1000 <= 1.1x and DDIM x50 <= 1.35x the floor, at the lab's training time? Same steps
 and time per step as the lab default, except the width arm (twice the width, half the steps).
 
-A one-seed sweep (the session's notes) ruled out the width (256 wide for 1750 steps: 1.23x),
-the learning rate (1e-3: 1.22x) and the EMA decay (the loop's warm-up never reaches a decay
-above 0.9974 in 3500 steps; the loop now says so). The linear schedule's samples are too noisy
-(the arcs' residual 0.039 against the data's 0.030); the cosine schedule removes that.
+The width arm's W2 passes but D, paired with the default, scores it worse; the learning rate
+(1e-3) scored no better in a one-seed probe; the EMA decay cannot help (the warm-up never
+reaches a decay above 0.9974 in 3500 steps; the loop now says so). The linear schedule's
+samples are too noisy (the arcs' residual diagnostic, in the JSON); the cosine schedule removes
+that.
 
     python -m benchmarks.run_all --only exp15_ddpm_mlp_budget [--quick]
 """
