@@ -23,11 +23,26 @@ import torch.nn.functional as F
 from torch import nn
 
 from generative.discrete.data import shapes as S
+from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.hybrid.captions import IDS, WORDS, Captions, swap_pairs
 from generative.hybrid.encoders import TextTransformer
 from generative.loop import LoopConfig, fit, start
 
 QUESTIONS = ("colour of", "shape of", "side of")
+
+
+def prepare(name: str, enc: nn.Module, size: tuple, caps: Captions, tokens, seed: int):
+    """The encoder `name` ready for the generator: pre-trained if its kind needs it, else `enc`
+    as made; (encoder, notes). size: (dim, depth, heads, pre-training steps); caps and tokens
+    are the generator's training corpus (contrastive pre-training reads its images)."""
+    if name == "pretrained":
+        enc, acc = pretrain_questions(*size, seed=seed)
+        return enc, {"question_accuracy": acc}
+    if name == "contrastive":
+        vocab = PatchTokenizer().vocab_size
+        enc, acc = pretrain_contrastive(*size, caps, tokens, vocab, seed)
+        return enc, {"retrieval_accuracy": acc}
+    return enc, {}
 
 
 # region: caption-questions

@@ -90,13 +90,9 @@ def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
     """A fresh model, the same for the same seed: the encoder pre-trained and frozen as its
     kind says; (model, notes)."""
     torch.manual_seed(cfg.seed)
-    enc, notes = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads), {}
+    enc = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads)
     size = (cfg.text_dim, cfg.text_depth, cfg.heads, cfg.pretrain_steps)
-    if cfg.encoder == "pretrained":
-        enc, notes["question_accuracy"] = pretrain.pretrain_questions(*size, seed=cfg.seed)
-    elif cfg.encoder == "contrastive":
-        args = (corpus.caps, corpus.tokens, PatchTokenizer().vocab_size)
-        enc, notes["retrieval_accuracy"] = pretrain.pretrain_contrastive(*size, *args, cfg.seed)
+    enc, notes = pretrain.prepare(cfg.encoder, enc, size, corpus.caps, corpus.tokens, cfg.seed)
     if cfg.encoder in FROZEN:
         enc.requires_grad_(False).eval()
     return Hybrid(enc, generator(cfg)), notes
