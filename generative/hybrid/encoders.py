@@ -6,6 +6,9 @@
                  trained end to end with the generator: the same class, three ways of using it.
     contrastive  the transformer trained against images with InfoNCE, used pooled (the CLIP
                  analogue: a pooled vector that only has to tell captions apart in a batch).
+    unified      the last hidden states of a small unified transformer (generative/unified,
+                 Chameleon mode) pre-trained on both directions of image-caption documents,
+                 read at the caption's words of `BOS caption`, then frozen (unified_encoder.py).
     oracle       each attribute of the caption as its own token (left shape, left colour,
                  right shape, right colour, relation): the ceiling any text encoder can reach
                  with a given generator and budget, since it hands over the parse for free.
@@ -89,9 +92,10 @@ ENCODERS = {
     "random": "the same transformer at random weights, frozen",
     "e2e": "the same transformer trained end to end with the generator",
     "contrastive": "transformer trained with InfoNCE against images, frozen (CLIP analogue)",
+    "unified": "hidden states of a unified model pre-trained both directions, frozen",
     "oracle": "each attribute as its own token (the ceiling)",
 }
-FROZEN = ("pretrained", "random", "contrastive")
+FROZEN = ("pretrained", "random", "contrastive", "unified")
 
 
 def make_encoder(name: str, dim: int, depth: int = 2, heads: int = 4) -> nn.Module:
@@ -100,4 +104,8 @@ def make_encoder(name: str, dim: int, depth: int = 2, heads: int = 4) -> nn.Modu
         return BagOfWords(dim)
     if name == "oracle":
         return OracleEncoder(dim)
+    if name == "unified":  # imported here: unified_encoder imports Features from this module
+        from generative.hybrid.unified_encoder import UnifiedEncoder
+
+        return UnifiedEncoder(dim, depth, heads)
     return TextTransformer(dim, depth, heads)

@@ -26,6 +26,7 @@ from generative.discrete.data import shapes as S
 from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.hybrid.captions import IDS, WORDS, Captions, swap_pairs
 from generative.hybrid.encoders import TextTransformer
+from generative.hybrid.unified_encoder import pretrain_unified
 from generative.loop import LoopConfig, fit, start
 
 QUESTIONS = ("colour of", "shape of", "side of")
@@ -34,7 +35,7 @@ QUESTIONS = ("colour of", "shape of", "side of")
 def prepare(name: str, enc: nn.Module, size: tuple, caps: Captions, tokens, seed: int):
     """The encoder `name` ready for the generator: pre-trained if its kind needs it, else `enc`
     as made; (encoder, notes). size: (dim, depth, heads, pre-training steps); caps and tokens
-    are the generator's training corpus (contrastive pre-training reads its images)."""
+    are the generator's training corpus (contrastive and unified pre-training read its images)."""
     if name == "pretrained":
         enc, acc = pretrain_questions(*size, seed=seed)
         return enc, {"question_accuracy": acc}
@@ -42,6 +43,8 @@ def prepare(name: str, enc: nn.Module, size: tuple, caps: Captions, tokens, seed
         vocab = PatchTokenizer().vocab_size
         enc, acc = pretrain_contrastive(*size, caps, tokens, vocab, seed)
         return enc, {"retrieval_accuracy": acc}
+    if name == "unified":
+        return pretrain_unified(*size, caps, tokens, seed)
     return enc, {}
 
 
