@@ -7,6 +7,7 @@ vocabulary:
     describe --image in.png               image -> text: the model's caption of the image
     "a red"                               (Chameleon runs) the model continues the document:
                                           it may finish the caption, then draw
+`unified edit RUN --image in.png "make the left object blue"` edits one object (token surgery).
 Grammar-constrained decoding (unified/decode.py) guarantees every image span has 64 tokens."""
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class PromptArgs:
 def add(sub):
     p = sub.add_parser(
         "unified",
-        help="one transformer over text and image tokens (train, prompt)",
+        help="one transformer over text and image tokens (train, prompt, edit)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,6 +62,9 @@ def add(sub):
     s.add_argument("--out", help="PNG to write (default unified.png)")
     sflags, _ = add_flags(s, [PromptArgs], lambda owners: "decoding")
     s.set_defaults(func=cmd_prompt, flags=sflags)
+    from generative.cli import cmd_unified_edit  # its own file; it imports this one
+
+    cmd_unified_edit.add(verbs)
 
 
 # region: train
@@ -285,8 +289,11 @@ def read_image(path, v):
     if h != w or h % 16:
         raise UserError(f"--image {path}: {w}x{h} pixels; expected a square 16x16 scene or "
                         "a multiple of it (this command writes 128x128)")  # fmt: skip
-    k = h // 16
-    return PatchTokenizer().encode(image[None, ::k, ::k])  # refuses off-palette pixels
+    try:  # refuses off-palette pixels and two-colour patches
+        return PatchTokenizer().encode(image[None, :: h // 16, :: h // 16])
+    except UserError as exc:
+        raise UserError(f"--image {path}: {exc}; expected a `shapes` scene: black, objects in "
+                        "pure red, green, blue or yellow (channels 0, 255)") from None  # fmt: skip
 
 
 # endregion

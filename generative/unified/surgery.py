@@ -10,6 +10,8 @@ construction. Regeneration, the baseline, writes the whole image again from the 
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from generative.discrete.data import shapes as S
@@ -24,6 +26,52 @@ def half_positions(half: int) -> torch.Tensor:
     """bool (64,): the image tokens of the left (0) or right (1) half, raster order."""
     col = torch.arange(GRID * GRID) % GRID
     return col // (GRID // 2) == half
+
+
+# region: instruction
+SIDES = ("left", "right")
+FILLERS = ("make", "turn", "change", "paint", "the", "object", "one", "colour", "shape", "to",
+           "into", "a", "an", "be", "it")  # fmt: skip
+GRAMMAR = """An edit instruction names a side and one new colour or shape; other words are fillers:
+    [make|turn|change|paint] [the] SIDE [object|one|colour|shape] [to|into|a|an|be] WORD
+    SIDE: left | right      WORD: a colour (red green blue yellow) or a shape (square circle
+    triangle cross); e.g. "make the left object blue", "left square", "turn the right one
+    into a cross"."""
+
+
+def parse_instruction(text: str) -> tuple[int, str]:
+    """(half: 0 left, 1 right; the new colour or shape word) of an edit instruction (GRAMMAR);
+    an unknown word, or not exactly one side and one colour or shape, is a UserError."""
+    words = text.lower().replace(",", " ").split()
+    attrs = S.COLOURS + S.SHAPES
+    for w in words:
+        if w not in SIDES + attrs + FILLERS:
+            raise UserError(
+                f"unknown word '{w}' in the instruction '{text}'; the instruction's words are: "
+                f"sides {' '.join(SIDES)}; colours {' '.join(S.COLOURS)}; shapes "
+                f"{' '.join(S.SHAPES)}; fillers {' '.join(FILLERS)}"
+            )
+    sides = [w for w in words if w in SIDES]
+    new = [w for w in words if w in attrs]
+    if len(sides) != 1 or len(new) != 1:
+        what = "side (left or right)" if len(sides) != 1 else "colour or shape"
+        raise UserError(f"the instruction '{text}' needs exactly one {what}.\n{GRAMMAR}")
+    return SIDES.index(sides[0]), new[0]
+
+
+def pair_captions() -> set[str]:
+    """Every caption of a two-object scene (shapes-two): both objects' words, their relation."""
+    n, k = range(len(S.SHAPES)), range(len(S.COLOURS))
+    rows = [(0, 1), (0, 3), (2, 1)]  # level with, above, below (the left object's quadrant first)
+    return {
+        S.caption_pair(s, c, q)
+        for s in itertools.product(n, n)
+        for c in itertools.product(k, k)
+        for q in rows
+    }
+
+
+# endregion
 
 
 # region: caption-surgery
@@ -59,6 +107,7 @@ def surgery(
     steps: int = 8,
     guidance: float = 1.0,
     generator=None,
+    temperature: float = 1.0,
 ):
     """Re-write the image tokens of the given half (B,) of every image codes (B, 64) under the
     (edited) captions, keeping the other half's tokens: (codes (B, 64), network calls)."""
@@ -74,6 +123,7 @@ def surgery(
         guidance=guidance,
         known=known,
         generator=generator,
+        temperature=temperature,
     )
 
 
