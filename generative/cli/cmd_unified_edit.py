@@ -19,7 +19,8 @@ from generative.cli.cmd_unified import IMAGE_LEN, PromptArgs, read_image
 from generative.cli.flags import add_flags, build, given
 from generative.cli.paths import writable_file
 from generative.errors import UserError
-from generative.unified.surgery import GRAMMAR
+from generative.unified.surgery import GRAMMAR, edit_caption, parse_instruction
+from generative.unified.vocab import Vocab
 
 
 def add(verbs):
@@ -46,9 +47,6 @@ def add(verbs):
 def cmd_edit(a):
     import time
 
-    from generative.unified.surgery import parse_instruction
-    from generative.unified.vocab import Vocab
-
     args = build(PromptArgs, given(a, a.flags), a.flags, "unified edit")
     if a.n is not None and a.n < 1:
         raise UserError(f"--n must be at least 1, got {a.n}")
@@ -62,13 +60,9 @@ def cmd_edit(a):
     model, cfg = _load(a)
     t0 = time.perf_counter()
     caption, nfe_read = _describe(model, v, codes, cfg.mode)
-    from generative.unified.surgery import edit_caption
-
     edited = v.decode_text(edit_caption(v, v.encode_text(caption), half, word))
-    print(
-        f"edited caption:    {edited}"
-        + (" (unchanged: it already says so)" if edited == caption else "")
-    )
+    same = " (unchanged: the caption already says so)" if edited == caption else ""
+    print(f"edited caption:    {edited}{same}")
     images, nfe = _edit(model, v, cfg.mode, args, a, codes, edited, half)
     before = _pixels(a.image, codes)
     after = _report(images, before, edited, half)
