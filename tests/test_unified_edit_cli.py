@@ -123,14 +123,26 @@ def test_images_of_the_wrong_size_or_colours_are_refused(run, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_runs_that_cannot_edit_are_refused(tmp_path, capsys):
-    src, out = tmp_path / "in.png", tmp_path / "out.png"
+def test_a_chameleon_run_regenerates_but_refuses_surgery(tmp_path, capsys):
+    src, out, cham = tmp_path / "in.png", tmp_path / "out.png", tmp_path / "cham"
     scene(src)
-    cham, one, raw = tmp_path / "cham", tmp_path / "one", tmp_path / "raw"
-    assert train(cham, "--data", "shapes-two", "--steps", "3") == 0
+    assert train(cham, "--data", "shapes-two", "--steps", "150") == 0
     assert edit(cham, src, "left red", out) == 2
     err = capsys.readouterr().err
     assert "token surgery needs a showo run" in err and "--regenerate" in err
+    assert edit(cham, src, "left red", out, "--regenerate", "--steps", "4") == 2
+    assert "drop --steps" in capsys.readouterr().err
+    assert not out.exists()
+    assert edit(cham, src, "left red", out, "--regenerate") == 0
+    text = capsys.readouterr().out
+    assert "for the regeneration of 1 image(s), chameleon mode" in text
+    assert Image.open(out).size == (128, 128)
+
+
+def test_runs_that_cannot_edit_are_refused(tmp_path, capsys):
+    src, out = tmp_path / "in.png", tmp_path / "out.png"
+    scene(src)
+    one, raw = tmp_path / "one", tmp_path / "raw"
     assert train(one, "--mode", "showo", "--steps", "3") == 0
     assert edit(one, src, "left red", out) == 2
     assert "train a run with --data shapes-two" in capsys.readouterr().err
