@@ -1,6 +1,7 @@
-"""`generative hybrid`: the two-tower pipeline (a text encoder + a separate masked-token image
-generator). `hybrid train` builds its flags from HybridConfig; `hybrid sample RUN --caption ...`
-writes PNGs; `hybrid evaluate RUN` scores swap-pair captions (binding, validity)."""
+"""`generative hybrid`: the two-tower pipeline (a text encoder + a separate image generator:
+masked tokens or latent flow matching). `hybrid train` builds its flags from HybridConfig;
+`hybrid sample RUN --caption ...` writes PNGs; `hybrid evaluate RUN` scores swap-pair captions
+(binding, validity)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from generative.cli.flags import add_flags, build, given
 from generative.cli.paths import writable_file, writable_folder
 from generative.config import option
+from generative.continuous.flow_matching import SOLVERS
 from generative.discrete.decoders import DECODERS
 from generative.errors import UserError
 from generative.hybrid.train import HybridConfig
@@ -23,7 +25,9 @@ class HybridSampleArgs:
     guidance: float = option(2.0, "classifier-free guidance weight (1: plain conditional)", ge=0)
     decoder: str = option("fixed", "MaskGIT decoding: fixed rounds or an entropy budget",
                           choices=DECODERS)  # fmt: skip
-    steps: int = option(32, "decoding rounds (fixed decoder)", ge=1, le=64)
+    steps: int = option(32, "decoding rounds (fixed decoder) or ODE steps (latent-fm)", ge=1,
+                        le=64)  # fmt: skip
+    solver: str = option("heun", "ODE solver (latent-fm runs)", choices=SOLVERS)
     entropy_budget: float = option(0.5, "bits fixed per round (adaptive decoder)", ge=0)
     seed: int = option(0, "seeds the decoder's draws", ge=0)
 
@@ -31,13 +35,13 @@ class HybridSampleArgs:
 def add(sub):
     p = sub.add_parser(
         "hybrid",
-        help="two-tower pipeline: text encoder + masked-token image generator (train, sample, "
-        "evaluate)",
+        help="two-tower pipeline: text encoder + image generator (masked tokens or latent flow "
+        "matching; train, sample, evaluate)",
         description=__doc__,
     )
     verbs = p.add_subparsers(dest="verb", required=True)
     t = verbs.add_parser("train", help="pre-train/freeze the encoder, train the generator")
-    t.add_argument("--out", help="run folder (default: runs/hybrid-ENCODER-CONDITIONING-sSEED)")
+    t.add_argument("--out", help="run folder (default: runs/hybrid-GENERATOR-ENCODER-COND-sSEED)")
     t.add_argument("--dry-run", action="store_true", help="check every flag, train nothing")
     flags, _ = add_flags(t, [HybridConfig], lambda owners: "pipeline")
     t.set_defaults(func=cmd_train, flags=flags)
@@ -63,7 +67,8 @@ def cmd_train(a):
 
     cfg = build(HybridConfig, given(a, a.flags), a.flags, "hybrid train")
     out = writable_folder(
-        a.out or f"runs/hybrid-{cfg.encoder}-{cfg.conditioning}-s{cfg.seed}", "--out"
+        a.out or f"runs/hybrid-{cfg.generator}-{cfg.encoder}-{cfg.conditioning}-s{cfg.seed}",
+        "--out",
     )
     if (out / "state.json").exists():
         raise UserError(f"{out} already holds a run; pass another --out")
@@ -71,8 +76,8 @@ def cmd_train(a):
         return print(json.dumps({"out": str(out), **dataclasses.asdict(cfg)}))
     _, state = train_hybrid(cfg, out, progress=True)
     notes = "".join(f", {k} {v:.3f}" for k, v in state["notes"].items())
-    print(f"trained {cfg.encoder}/{cfg.conditioning}: loss {state['losses'][-1][1]:.4f}"
-          f"{notes} ({state['wall_s']:.0f}s) -> {out}")  # fmt: skip
+    print(f"trained {cfg.generator} {cfg.encoder}/{cfg.conditioning}: loss "
+          f"{state['losses'][-1][1]:.4f}{notes} ({state['wall_s']:.0f}s) -> {out}")  # fmt: skip
 
 
 def _sampling(a) -> dict:
@@ -110,4 +115,5 @@ def cmd_evaluate(a):
         raise UserError(f"--pairs must be at least 1, got {a.pairs}")
     model, cfg = load_hybrid(a.run)
     r = evaluate(model, a.pairs, **_sampling(a))
-    print(json.dumps({"encoder": cfg.encoder, "conditioning": cfg.conditioning, **r}, indent=1))
+    head = {"generator": cfg.generator, "encoder": cfg.encoder, "conditioning": cfg.conditioning}
+    print(json.dumps({**head, **r}, indent=1))

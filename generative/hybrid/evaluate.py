@@ -1,7 +1,9 @@
 """Sampling a trained two-tower pipeline and scoring it on swap-pair captions.
 
-The generator is decoded by the same MaskGIT decoders as Part B (they take tokens_to_logits and
-a mask id, never the model): the caption is encoded once, and guidance wraps the network.
+The masked generator is decoded by the same MaskGIT decoders as Part B (they take
+tokens_to_logits and a mask id, never the model); the latent flow by an ODE solver
+(latent_flow.sample_latent). Either way the caption is encoded once, and guidance wraps the
+network.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.discrete.decoders import CHOICE_TEMPERATURE, DECODERS, decode_adaptive
 from generative.discrete.objectives.maskgit import decode
 from generative.discrete.oracle import Oracle
-from generative.errors import unknown_choice
+from generative.errors import UserError, unknown_choice
 from generative.hybrid.captions import Captions, swap_pairs
 from generative.hybrid.generator import guided_logits
+from generative.hybrid.latent_flow import LatentHybrid, sample_latent
 from generative.hybrid.score import score
 
 
@@ -42,7 +45,12 @@ def decode_images(tokens_to_logits, n: int, decoder="fixed", steps=16, entropy_b
 @torch.no_grad()
 def sample(model, caps: Captions, guidance: float = 1.0, **decoding) -> tuple[np.ndarray, int]:
     """uint8 images (B, 16, 16, 3) for the captions, and the network calls made (two per
-    round under guidance: conditional and unconditional, batched)."""
+    round under guidance: conditional and unconditional, batched). decoding: decoder, steps,
+    entropy_budget, seed for the masked generator; steps, solver, seed for the latent flow."""
+    if isinstance(model, LatentHybrid):
+        return sample_latent(model, caps, guidance, **decoding)
+    if decoding.pop("solver", "heun") != "heun":
+        raise UserError("--solver is the latent flow's; a masked run takes --decoder")
     gen = model.generator
     feats = model.encoder(caps)  # encoded once
 

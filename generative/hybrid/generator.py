@@ -82,7 +82,42 @@ class CrossBlock(nn.Module):
 # endregion
 
 
-class MaskedGenerator(nn.Module):
+# region: null-features
+class TextConditioned:
+    """Caption dropout and the unconditional model, shared by both generators (generator.py,
+    latent_flow.py): `self.null`, one learned (1, text_dim) vector, stands for no caption."""
+
+    null: nn.Parameter
+
+    def null_features(self, batch: int) -> Features:
+        seq = self.null.expand(batch, 1, -1)  # (B, 1, text_dim)
+        return Features(seq, torch.ones(batch, 1, dtype=torch.bool, device=seq.device))
+
+    def drop(self, feats: Features, drop: torch.Tensor) -> Features:
+        """Rows where drop (B,) is True get the null features (caption dropout)."""
+        if not drop.any():
+            return feats
+        B, L, Dt = feats.seq.shape
+        null = self.null.expand(B, L, Dt)
+        keep_first = torch.zeros(B, L, dtype=torch.bool, device=drop.device)
+        keep_first[:, 0] = True
+        seq = torch.where(drop[:, None, None], null, feats.seq)
+        mask = torch.where(drop[:, None], keep_first, feats.mask)  # one null position
+        return Features(seq, mask)
+
+    def with_null(self, feats: Features) -> Features:
+        """feats followed by as many null rows (one real position each, padded to L): the
+        conditional and unconditional halves of one guided call."""
+        B, L = feats.mask.shape
+        null = self.null.expand(B, L, -1)
+        one = torch.arange(L, device=feats.mask.device)[None].expand(B, L) == 0
+        return Features(torch.cat([feats.seq, null]), torch.cat([feats.mask, one]))
+
+
+# endregion
+
+
+class MaskedGenerator(TextConditioned, nn.Module):
     """tokens (B, N) with MASK where unknown + Features of the caption -> logits (B, N, V)."""
 
     def __init__(self, cfg: GeneratorConfig):
@@ -105,22 +140,6 @@ class MaskedGenerator(nn.Module):
         self.ln_f = nn.LayerNorm(D)
         self.head = nn.Linear(D, cfg.vocab_size)
 
-    def null_features(self, batch: int) -> Features:
-        seq = self.null.expand(batch, 1, -1)  # (B, 1, text_dim)
-        return Features(seq, torch.ones(batch, 1, dtype=torch.bool, device=seq.device))
-
-    def drop(self, feats: Features, drop: torch.Tensor) -> Features:
-        """Rows where drop (B,) is True get the null features (caption dropout)."""
-        if not drop.any():
-            return feats
-        B, L, Dt = feats.seq.shape
-        null = self.null.expand(B, L, Dt)
-        keep_first = torch.zeros(B, L, dtype=torch.bool, device=drop.device)
-        keep_first[:, 0] = True
-        seq = torch.where(drop[:, None, None], null, feats.seq)
-        mask = torch.where(drop[:, None], keep_first, feats.mask)  # one null position
-        return Features(seq, mask)
-
     def forward(self, tokens, feats: Features):
         h = self.tok_embed(tokens) + self.pos  # (B, N, D)
         if self.cfg.conditioning == "xattn":
@@ -140,13 +159,7 @@ def guided_logits(net: MaskedGenerator, tokens, feats: Features, w: float):
     and costs one call, any other w two (batched as one)."""
     if w == 1.0:
         return net(tokens, feats)
-    B = tokens.shape[0]
-    null = net.null_features(B)
-    L = feats.seq.shape[1]
-    null = Features(
-        null.seq.expand(B, L, -1), torch.arange(L, device=tokens.device)[None].expand(B, L) == 0
-    )
-    both = Features(torch.cat([feats.seq, null.seq]), torch.cat([feats.mask, null.mask]))
+    both = net.with_null(feats)
     c, u = net(torch.cat([tokens, tokens]), both).chunk(2)  # (B, N, V) each
     return u + w * (c - u)
 

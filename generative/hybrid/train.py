@@ -1,5 +1,6 @@
 """Training a two-tower pipeline: pre-train the text encoder if its kind needs it, freeze it if
-its kind says so, then train the masked-token generator under it with the one loop.
+its kind says so, then train the image generator under it with the one loop: the masked-token
+generator here, or latent flow matching (latent_train.py) with --generator latent-fm.
 
 The generator's loss is MaskGIT's (mask a cosine-drawn share of the image tokens, cross-entropy
 on them), conditioned on the encoder's features; with probability p_drop a caption is replaced by
@@ -28,11 +29,17 @@ from generative.hybrid.generator import CONDITIONING, GeneratorConfig, MaskedGen
 from generative.loop import LoopConfig, fit, start
 
 ADVICE = "lower --lr or raise --clip"
+GENERATORS = {
+    "masked": "masked-token transformer over the exact patch tokens (Muse)",
+    "latent-fm": "flow matching DiT over a small autoencoder's latents (SD3)",
+}
+LATENT_ONLY = ("--generator latent-fm", lambda c: c.generator == "latent-fm")
 
 
 @dataclass
 class HybridConfig:
     encoder: str = option("pretrained", "text encoder", choices=ENCODERS)
+    generator: str = option("masked", "image generator", choices=GENERATORS)
     conditioning: str = option("xattn", "how the generator reads the text", choices=CONDITIONING)
     steps: int = option(3000, "generator training steps", ge=1)
     pretrain_steps: int = option(2000, "encoder pre-training steps (pretrained, contrastive)", ge=1)
@@ -47,6 +54,8 @@ class HybridConfig:
     text_depth: int = option(2, "text transformer blocks", ge=1)
     p_drop: float = option(0.1, "caption dropout (guidance needs > 0)", ge=0, lt=1)
     n_train: int = option(8192, "training scenes", ge=16)
+    ae_steps: int = option(3000, "autoencoder training steps", ge=1, applies=LATENT_ONLY)
+    latent_channels: int = option(4, "latent channels per position", ge=1, applies=LATENT_ONLY)
     seed: int = option(0, "training seed")
     threads: int = option(1, "CPU threads", ge=1)
 
@@ -86,15 +95,21 @@ def generator(cfg: HybridConfig) -> MaskedGenerator:
     return MaskedGenerator(GeneratorConfig(tok.vocab_size, tok.seq_len, *g))
 
 
-def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
-    """A fresh model, the same for the same seed: the encoder pre-trained and frozen as its
-    kind says; (model, notes)."""
+def text_encoder(cfg: HybridConfig, corpus: Corpus) -> tuple[nn.Module, dict]:
+    """A fresh encoder, the same for the same seed, pre-trained and frozen as its kind says;
+    (encoder, notes)."""
     torch.manual_seed(cfg.seed)
     enc = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads)
     size = (cfg.text_dim, cfg.text_depth, cfg.heads, cfg.pretrain_steps)
     enc, notes = pretrain.prepare(cfg.encoder, enc, size, corpus.caps, corpus.tokens, cfg.seed)
     if cfg.encoder in FROZEN:
         enc.requires_grad_(False).eval()
+    return enc, notes
+
+
+def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
+    """A fresh masked pipeline, the same for the same seed; (model, notes)."""
+    enc, notes = text_encoder(cfg, corpus)
     return Hybrid(enc, generator(cfg)), notes
 
 
@@ -118,6 +133,10 @@ def train_hybrid(cfg: HybridConfig, out_dir=None, progress: bool = False):
     check(cfg)
     lc = LoopConfig.of(cfg, device="cpu", advice=ADVICE, desc=f"hybrid {cfg.encoder}")
     corpus = make_corpus(cfg.n_train, cfg.seed)
+    if cfg.generator == "latent-fm":
+        from generative.hybrid.latent_train import train_latent
+
+        return train_latent(cfg, lc, corpus, out_dir, progress)
     model, notes = build(cfg, corpus)
     d = start(lc)  # the generator's own stream from here on
     loss_fn = hybrid_loss(cfg, corpus, model.generator.cfg.mask_id)
@@ -127,7 +146,7 @@ def train_hybrid(cfg: HybridConfig, out_dir=None, progress: bool = False):
     return fitted.model.eval(), fitted.state
 
 
-def load_hybrid(run_dir) -> tuple[Hybrid, HybridConfig]:
+def load_hybrid(run_dir) -> tuple[nn.Module, HybridConfig]:
     """A trained pipeline from its run folder (config.json + the checksummed checkpoint); the
     encoder is rebuilt empty and gets its weights from the checkpoint, no pre-training."""
     from generative.checkpoint import load_checkpoint
@@ -136,7 +155,12 @@ def load_hybrid(run_dir) -> tuple[Hybrid, HybridConfig]:
     cfg = saved_config(HybridConfig, run_dir)
     tensors, _ = load_checkpoint(run_dir)
     enc = make_encoder(cfg.encoder, cfg.text_dim, cfg.text_depth, cfg.heads)
-    model = Hybrid(enc, generator(cfg))
+    if cfg.generator == "latent-fm":
+        from generative.hybrid.latent_train import latent_model
+
+        model = latent_model(cfg, enc)
+    else:
+        model = Hybrid(enc, generator(cfg))
     weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(weights)
     return model.eval(), cfg
