@@ -7,11 +7,17 @@ same axes and wall time beside every NFE. Also saves an unmasking trace for less
 The oracle bounds what any network reaches with a decoder, so the gap to AR splits in two:
 the cost of parallel decoding (AR versus the oracle) and the network's error (the oracle versus
 the trained network). Trained networks: MaskGIT trained with the linear mask schedule (exp31),
-class-conditional; caption-conditioned networks are scored only where a cached run exists.
+for class prompts and for caption prompts (the caption also fixes the quadrant).
+
+The corrector re-masks the tokens its critic scores lowest. By default the critic is each
+token's draw-time log-probability (a MaskGIT network is trained only at masked positions and
+cannot score a visible token); the "perfect critic" arms let the exact posterior choose what to
+re-mask while the trained network re-samples: the bound of any critic (Token-Critic, say).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -41,7 +47,12 @@ DECODERS = {  # label -> generate() keyword arguments
 MODELS = {  # label -> the lab's run key (or the oracle) it decodes
     "trained, class": "maskgit-linear",
     "oracle, class": ORACLE + "class",
+    "trained, caption": "maskgit-linear-caption",
     "oracle, caption": ORACLE + "caption",
+}
+CRITIC = {  # the trained class network re-samples, the exact posterior picks what to re-mask
+    f"{d}, perfect critic": DECODERS[d] | {"critic": "oracle"}
+    for d in ("T=4 + corrector 4", "T=4 + corrector 12", "T=8 + corrector 8")
 }
 AR = {"AR (KV cache)": {"kv_cache": True}, "AR (no cache)": {"kv_cache": False}}
 
@@ -49,8 +60,10 @@ AR = {"AR (KV cache)": {"kv_cache": True}, "AR (no cache)": {"kv_cache": False}}
 def run(b):
     t0 = time.perf_counter()
     db = budget(b)
-    runs = linear_trained_runs(db) | ar_runs(db)
+    first = dataclasses.replace(db, seeds=db.seeds[:1])  # caption prompts: one training seed
+    runs = linear_trained_runs(db) | linear_trained_runs(first, "caption") | ar_runs(db)
     arms = {f"{m} | {d}": (MODELS[m], kw) for m in MODELS for d, kw in DECODERS.items()}
+    arms |= {f"trained, class | {d}": ("maskgit-linear", kw) for d, kw in CRITIC.items()}
     arms |= {label: ("ar", kw) for label, kw in AR.items()}
     numbers = score_arms(arms, runs, db)
     summary = _summary(numbers)
@@ -65,8 +78,13 @@ def run(b):
             for d in DECODERS
         ),
         f"AR (64 NFE) {_pct(ar['validity_median'])}",
-        "caption prompts, oracle: "
-        + ", ".join(f"{d} {_pct(summary[d]['oracle_caption'])}" for d in DECODERS),
+        "caption prompts, trained (oracle): "
+        + ", ".join(
+            f"{d} {_pct(summary[d]['trained_caption'])} ({_pct(summary[d]['oracle_caption'])})"
+            for d in DECODERS
+        ),
+        "trained network with a perfect critic: "
+        + ", ".join(f"{d} {_pct(v)}" for d, v in summary["perfect_critic"].items()),
     ]
     mg_steps = numbers["trained, class | fixed T=8"]["trained_steps_by_seed"]
     ar_steps = ar["trained_steps_by_seed"]
@@ -102,7 +120,8 @@ def run(b):
         "decoding": "generate()'s defaults: " + _defaults(),
         "trained": "MaskGIT trained with the linear mask schedule, class-conditional shapes",
         "oracle": "exact posterior over the enumerated clean scenes (no training, one draw set)",
-        "seeds_note": f"{len(db.seeds)} training seed(s): {list(db.seeds)}",
+        "seeds_note": f"{len(db.seeds)} training seed(s): {list(db.seeds)}; the caption-"
+        f"prompt network: seed {db.seeds[0]} only",
         "timing": "one thread per run, two runs at a time on a shared two-core machine: "
         "wall times are pessimistic and noisy; compare ratios",
     }
@@ -133,6 +152,7 @@ def _summary(numbers: dict) -> dict:
         out[d] = {
             "trained": tr["validity_median"],
             "oracle": orc["validity_median"],
+            "trained_caption": numbers[f"trained, caption | {d}"]["validity_median"],
             "oracle_caption": numbers[f"oracle, caption | {d}"]["validity_median"],
             "trained_share_of_oracle": tr["validity_median"] / max(orc["validity_median"], 1e-9),
             "nfe": tr["nfe_mean_median"],
@@ -142,6 +162,7 @@ def _summary(numbers: dict) -> dict:
         }
     ok = [d for d in DECODERS if out[d]["trained"] >= 0.85]
     out["fewest_calls_trained_85"] = min(ok, key=lambda d: out[d]["nfe"]) if ok else None
+    out["perfect_critic"] = {d: numbers[f"trained, class | {d}"]["validity_median"] for d in CRITIC}
     return out
 
 
@@ -150,12 +171,17 @@ def _figure(b, numbers, summary):
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     styles = {"fixed": "o-", "T=4 +": "s", "T=8 +": "s", "adaptive": "^"}
-    for model, colour in zip(MODELS, ("tab:blue", "0.3", "tab:green"), strict=True):
+    colours = ("tab:blue", "0.3", "tab:green", "0.6")
+    for model, colour in zip(MODELS, colours, strict=True):
         for kind, st in styles.items():
             ds = [d for d in DECODERS if d.startswith(kind)]
             xs = [numbers[f"{model} | {d}"]["nfe_mean_median"] for d in ds]
             ys = [100 * numbers[f"{model} | {d}"]["validity_median"] for d in ds]
             a1.plot(xs, ys, st, color=colour, label=f"{model}, {kind}", ms=4, lw=1)
+    for d in CRITIC:
+        m = numbers[f"trained, class | {d}"]
+        a1.plot(m["nfe_mean_median"], 100 * m["validity_median"], "*", color="tab:purple", ms=7,
+                label="trained, perfect critic" if d == next(iter(CRITIC)) else None)  # fmt: skip
     a1.axhline(100 * numbers["AR (KV cache)"]["validity_median"], color="tab:red", label="AR")
     a1.set_xscale("log", base=2)
     a1.set_xlabel("network calls per sample (NFE)")

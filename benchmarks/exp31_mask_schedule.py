@@ -23,7 +23,7 @@ STEPS = (4, 8, 16)
 def run(b):
     t0 = time.perf_counter()
     db = budget(b)
-    runs = main_runs(db) | linear_trained_runs(db)
+    runs = main_runs(db, schedule="cosine") | linear_trained_runs(db)
     arms = {
         f"{sch} T={T}": ("maskgit", {"steps": T, "schedule": sch})
         for sch in SCHEDULES

@@ -141,11 +141,12 @@ def latest_snapshot(path: Path) -> int | None:
     return max(steps, default=None)
 
 
-def main_runs(db: DBudget) -> dict:
+def main_runs(db: DBudget, schedule: str = "linear") -> dict:
     """The class-conditional shapes runs most experiments share: (method, seed) -> folder.
-    MaskGIT here is trained with the paper's cosine mask schedule (named, so that the cache
-    entry does not move when the package's default does)."""
-    cfgs = {("maskgit", s): db.cfg("maskgit", s, schedule="cosine") for s in db.seeds}
+    MaskGIT is trained with the package's default mask schedule, linear (exp31 chose it; named
+    here, so that the cache entry does not move if the default does); exp31 asks for the
+    paper's cosine as well."""
+    cfgs = {("maskgit", s): db.cfg("maskgit", s, schedule=schedule) for s in db.seeds}
     cfgs |= {("ar", s): db.cfg("ar", s) for s in db.seeds}
     return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
 
@@ -156,10 +157,13 @@ def ar_runs(db: DBudget, cond: str = "class") -> dict:
     return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
 
 
-def linear_trained_runs(db: DBudget) -> dict:
+def linear_trained_runs(db: DBudget, cond: str = "class") -> dict:
     """MaskGIT trained with the linear schedule (a uniform mask ratio, as MDLM draws it) instead
-    of the paper's cosine: ("maskgit-linear", seed) -> folder (exp31 measures it)."""
-    cfgs = {("maskgit-linear", s): db.cfg("maskgit", s, schedule="linear") for s in db.seeds}
+    of the paper's cosine: ("maskgit-linear", seed) -> folder (exp31 measures it); for caption
+    prompts the key is "maskgit-linear-caption"."""
+    name = "maskgit-linear" + ("" if cond == "class" else f"-{cond}")
+    kw = {"schedule": "linear"} | ({} if cond == "class" else {"cond": cond})
+    cfgs = {(name, s): db.cfg("maskgit", s, **kw) for s in db.seeds}
     return dict(zip(cfgs, ensure_runs(db, list(cfgs.values())), strict=True))
 
 
@@ -270,7 +274,7 @@ def arms_summary(scores: dict, seeds) -> dict:
 def score_arms(arms: dict, runs: dict, db: DBudget, n: int | None = None) -> dict:
     """arms: label -> (method, generate() kwargs); scores each arm on every seed's run. A method
     "oracle:<cond>" scores the exact oracle once (it has no training seeds)."""
-    keys = [(label, s) for label in arms for s in _seeds(arms[label][0], db)]
+    keys = [(label, s) for label in arms for s in _seeds(arms[label][0], db, runs)]
     jobs = [
         {
             "run": _where(arms[label][0], s, runs),
@@ -283,7 +287,7 @@ def score_arms(arms: dict, runs: dict, db: DBudget, n: int | None = None) -> dic
     scores = dict(zip(keys, pmap(score_cached, jobs), strict=True))
     out = {}
     for label in arms:
-        seeds = _seeds(arms[label][0], db)
+        seeds = _seeds(arms[label][0], db, runs)
         out |= arms_summary({k: v for k, v in scores.items() if k[0] == label}, seeds)
     return out
 
@@ -298,7 +302,8 @@ def score_cached(job) -> dict:
     from generative.discrete.generate import generate
 
     defaults = {k: repr(p.default) for k, p in inspect.signature(generate).parameters.items()}
-    blob = json.dumps([job, defaults], sort_keys=True)  # a changed default is a new entry
+    blob = json.dumps([job, defaults, _decoding_source()], sort_keys=True)  # a changed default
+    # or decoder is a new entry
     key = hashlib.sha256(blob.encode()).hexdigest()[:16]
     path = CACHE / "oracle-scores" / f"{key}.json"
     if path.exists():
@@ -309,8 +314,19 @@ def score_cached(job) -> dict:
     return out
 
 
-def _seeds(method: str, db: DBudget) -> tuple:
-    return (0,) if method.startswith(ORACLE) else db.seeds
+def _decoding_source() -> str:
+    """A hash of the files that decide an oracle job's samples (decoders, oracle, checker)."""
+    import generative.discrete as pkg
+
+    root = Path(pkg.__file__).parent
+    files = ["decoders.py", "generate.py", "oracle.py", "objectives/maskgit.py",
+             "objectives/categorical.py", "data/checker.py", "data/shapes.py"]  # fmt: skip
+    return hashlib.sha256(b"".join((root / f).read_bytes() for f in files)).hexdigest()[:16]
+
+
+def _seeds(method: str, db: DBudget, runs: dict) -> tuple:
+    """The training seeds an arm is scored on: the oracle's one, or every seed with a run."""
+    return (0,) if method.startswith(ORACLE) else tuple(s for s in db.seeds if (method, s) in runs)
 
 
 def _where(method: str, seed: int, runs: dict):

@@ -11,7 +11,7 @@ import torch
 from generative.discrete.data.token_data import load_token_data
 from generative.discrete.decoders import correct, decode_adaptive, decode_masked
 from generative.discrete.models.transformer import TokenTransformer, TransformerConfig
-from generative.discrete.objectives.maskgit import decode
+from generative.discrete.objectives.maskgit import decode, token_logp
 from generative.discrete.oracle import Oracle
 from generative.errors import UserError
 
@@ -119,6 +119,50 @@ def test_corrector_and_adaptive_beat_fixed_rounds_on_the_oracle_at_equal_calls()
     fixed, n_fixed = valid(steps=8)
     corrected, n_corr = valid(steps=4, corrector=4)
     assert n_fixed == n_corr == 8 and corrected > fixed + 0.2
+
+
+def test_scores_are_draw_time_and_the_corrector_never_reads_visible_positions():
+    """A MaskGIT network is trained only at masked positions: what it outputs at a visible one
+    must not steer the corrector. Garbage written there changes nothing, and each token's score
+    is the log-probability of the call that drew it."""
+    net = random_net()
+    calls = []
+
+    def honest(x):
+        calls.append(x.clone())
+        return net(x)
+
+    def garbage(x):  # the same at masked positions, noise at visible ones
+        out = net(x)
+        return torch.where((x == MASK)[..., None], out, 50 * torch.randn(out.shape))
+
+    start = torch.full((16, N), MASK)
+    runs = []
+    for f in (honest, garbage):
+        g = torch.Generator().manual_seed(5)
+        runs.append(decode_masked(start, f, MASK, steps=4, corrector=6, generator=g))
+    assert torch.equal(runs[0].tokens, runs[1].tokens)
+    res = decode(start, net, MASK, steps=4, generator=torch.Generator().manual_seed(6))
+    for s in range(1, 5):  # the call of round s saw the canvas before round s
+        canvas = start if s == 1 else res.rounds[s - 2]
+        logp = net(canvas).log_softmax(-1).gather(-1, res.tokens[..., None])[..., 0]
+        at = res.fixed_round == s
+        assert torch.allclose(res.scores[at], logp[at], atol=1e-5)
+
+
+def test_a_perfect_critic_repairs_what_draw_time_scores_leave():
+    """The exact oracle as the critic (the corrector's bound) makes every sample valid at
+    T = 4 + 4 corrector calls; draw-time scores leave some broken."""
+    data, oracle = shapes_oracle()
+    c, labels = data.prompts(96)
+    start = torch.full((96, data.seq_len), data.vocab_size)
+    critic = lambda x: token_logp(oracle(x, c), x).clamp_min(-1e9)  # noqa: E731
+    valid = []
+    for kw in ({}, {"critic": critic}):
+        res = decode_masked(start, lambda x: oracle(x, c), data.vocab_size, steps=4, corrector=4,
+                            generator=torch.Generator().manual_seed(0), **kw)  # fmt: skip
+        valid.append(data.score(res.tokens, labels)["valid"].mean())
+    assert valid[1] == 1.0 and valid[0] < 1.0
 
 
 def test_unknown_decoder_and_bad_knobs_are_user_errors():

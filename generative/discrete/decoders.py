@@ -8,10 +8,14 @@ model, so the same code decodes a trained network and the exact oracle; NFE coun
   whose entropies before the last one sum to at most the budget (bits). Fixing tokens in
   parallel samples them independently; the sum of their entropies bounds how much coupling that
   can miss, so uncertain canvases advance a token or two a round and settled ones many.
-- Corrector (in the spirit of ReMDM and Token-Critic): re-mask the k tokens the network now
-  finds least likely, and re-sample them in the next call. The scores come for free from each
-  call: a visible token is scored by the logits at its own position, a re-sampled one by the
-  probability it was drawn with. A token the prompt gave is never re-masked.
+- Corrector (in the spirit of ReMDM and Token-Critic): re-mask the k least likely tokens and
+  re-sample them in the next call. "Least likely" needs a critic. By default each token keeps
+  the log-probability it was drawn with (a re-sampled token gets its new one): a MaskGIT network
+  is trained only at masked positions, so its logits at a visible position score nothing, and
+  reading them (as an earlier version did) re-masked tokens at random. `critic(x) -> (B, N)`
+  replaces that with scores of the whole canvas, e.g. a trained Token-Critic or the exact
+  oracle's posterior (exp30 measures that perfect critic: the bound of the corrector).
+  A token the prompt gave is never re-masked.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ def decode_adaptive(
     B, N = x.shape
     fixed_round = torch.zeros_like(x)
     row_nfe = torch.zeros(B, dtype=torch.long)
-    rounds, nfe, logp, s = [], 0, None, 0
+    rounds, nfe, s = [], 0, 0
+    drawn = torch.zeros(x.shape)  # log p of each token when it was fixed
     while (masked := x == mask_id).any():
         s += 1
         logits = tokens_to_logits(x).float()  # (B, N, V)
@@ -68,8 +73,9 @@ def decode_adaptive(
         take = torch.zeros_like(masked).scatter(1, order, take_sorted)
         x = torch.where(take, sampled, x)
         fixed_round[take] = s
+        drawn = torch.where(take, logp, drawn)
         rounds.append(x.clone())
-    return DecodeResult(x, nfe, fixed_round, rounds, logp, row_nfe)
+    return DecodeResult(x, nfe, fixed_round, rounds, drawn, row_nfe)
 
 
 # endregion
@@ -86,10 +92,14 @@ def correct(
     k: int = CORRECTOR_K,
     temperature: float = 1.0,
     generator=None,
+    critic=None,
 ) -> DecodeResult:
     """steps corrector calls after a decode: each re-masks the k least likely tokens that the
-    prompt did not give (given: bool (B, N)), re-samples them, and re-scores every token."""
-    x, scores = res.tokens.clone(), res.scores
+    prompt did not give (given: bool (B, N)) and re-samples them. Scores: the log-probability
+    each token was drawn with, or critic(x) -> (B, N) of the whole canvas when one is given
+    (the critic's own calls are not counted: the oracle's cost nothing, a network's would)."""
+    x = res.tokens.clone()
+    scores = res.scores if critic is None else critic(x)
     if scores is None:
         raise UserError("the corrector needs the decoder's token scores (DecodeResult.scores)")
     free = (~given).sum(1, keepdim=True)  # (B, 1) tokens the corrector may touch
@@ -101,7 +111,7 @@ def correct(
         logits = tokens_to_logits(x.masked_fill(remask, mask_id))  # (B, N, V)
         nfe += 1
         x = torch.where(remask, sample_logits(logits, temperature, generator), x)
-        scores = token_logp(logits, x)  # visible: own position; re-sampled: its draw
+        scores = torch.where(remask, token_logp(logits, x), scores) if critic is None else critic(x)
     row_nfe = None if res.row_nfe is None else res.row_nfe + steps
     return DecodeResult(x, nfe, res.fixed_round, res.rounds, scores, row_nfe)
 
@@ -122,9 +132,10 @@ def decode_masked(
     temperature: float = 1.0,
     choice_temperature: float = CHOICE_TEMPERATURE,
     generator=None,
+    critic=None,
 ) -> DecodeResult:
     """A decoder (fixed: MaskGIT's T = steps rounds; adaptive: the entropy budget), then
-    `corrector` corrector calls; NFE counts both."""
+    `corrector` corrector calls scored by `critic` (None: draw-time scores); NFE counts both."""
     if decoder not in DECODERS:
         raise unknown_choice("decoder", decoder, DECODERS)
     if corrector < 0 or corrector_k < 1 or entropy_budget < 0:
@@ -141,5 +152,5 @@ def decode_masked(
     if corrector:
         given = inputs != mask_id
         res = correct(res, given, tokens_to_logits, mask_id, corrector, corrector_k,
-                      temperature, generator)  # fmt: skip
+                      temperature, generator, critic)  # fmt: skip
     return res

@@ -48,18 +48,23 @@ def generate(
     corrector_k: int = CORRECTOR_K,
     entropy_budget: float = 2.0,
     oracle: bool = False,
+    critic: str = "drawn",
 ) -> Samples:
     """n samples from a discrete run (cond: (n, P) or None). steps: MaskGIT rounds or MDLM
     steps (default 8 and 64); an AR model always takes N steps, a D3PM model its T. MaskGIT
     decoding: decoder fixed (T = steps rounds) or adaptive (entropy_budget bits a round), then
     `corrector` corrector calls re-sampling corrector_k tokens each. oracle: decode the exact
-    posterior of the run's data set instead of its network (masked samplers only)."""
+    posterior of the run's data set instead of its network (masked samplers only). critic: what
+    the corrector re-masks by, "drawn" (each token's draw-time log-probability) or "oracle" (the
+    exact posterior of the finished canvas: a perfect critic, the corrector's bound)."""
     method, net = run.cfg.method, run.net
     sampler = sampler or SAMPLERS[method][0]
     if sampler not in SAMPLERS[method]:
         raise unknown_choice(f"sampler for a {method} run", sampler, SAMPLERS[method])
     if oracle and sampler not in ("maskgit", "mdlm"):
         raise UserError("--oracle decodes masked tokens: use it with the maskgit or mdlm sampler")
+    if critic not in CRITICS:
+        raise unknown_choice("corrector critic", critic, CRITICS)
     model = net
     if oracle:
         from generative.discrete.oracle import Oracle
@@ -68,7 +73,7 @@ def generate(
     knobs = dict(
         decoder=decoder, corrector=corrector, corrector_k=corrector_k,
         entropy_budget=entropy_budget, schedule=schedule, temperature=temperature,
-        choice_temperature=choice_temperature,
+        choice_temperature=choice_temperature, critic=_critic(run, critic),
     )  # fmt: skip
     g = torch.Generator().manual_seed(seed)
     out, nfes, calls, trace = [], [], [], None
@@ -86,6 +91,20 @@ def generate(
     return Samples(torch.cat(out), max(calls), wall, trace, float(torch.cat(nfes).mean()))
 
 
+CRITICS = ("drawn", "oracle")
+
+
+def _critic(run, name: str):
+    """None (draw-time scores) or critic(x, cond) -> (B, N) log-probabilities of the canvas."""
+    if name == "drawn":
+        return None
+    from generative.discrete.objectives.maskgit import token_logp
+    from generative.discrete.oracle import Oracle
+
+    oracle = Oracle.for_data(run.data)
+    return lambda x, c: token_logp(oracle(x, c), x).clamp_min(-1e9)  # -inf: no scene has it
+
+
 def _sample_batch(run, model, sampler, m, c, steps, kv_cache, knobs, g):
     """One batch: (tokens (m, N), network calls, the DecodeResult for MaskGIT or None)."""
     from generative.discrete.decoders import decode_masked
@@ -96,8 +115,10 @@ def _sample_batch(run, model, sampler, m, c, steps, kv_cache, knobs, g):
     mask_id = V  # the token transformer's MASK id; the oracle uses the same
     if sampler == "maskgit":
         start = torch.full((m, N), mask_id, dtype=torch.long)
+        critic = knobs["critic"]  # bound to this batch's condition, as the network is
+        bound = None if critic is None else (lambda x: critic(x, c))
         res = decode_masked(start, lambda x: model(x, c), mask_id, steps=steps or 8,
-                            generator=g, **knobs)  # fmt: skip
+                            generator=g, **(knobs | {"critic": bound}))  # fmt: skip
         return res.tokens, res.nfe, res
     if sampler == "mdlm":
         res = mdlm_sample(lambda x: model(x, c), m, N, mask_id, steps or 64, knobs["temperature"],

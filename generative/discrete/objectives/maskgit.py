@@ -54,7 +54,7 @@ class DecodeResult:
     nfe: int
     fixed_round: torch.Tensor  # (B, N), 1..T; 0: given
     rounds: list = field(default_factory=list)  # (B, N) after each round, mask_id where masked
-    scores: torch.Tensor | None = None  # (B, N) log p of each token at the last call
+    scores: torch.Tensor | None = None  # (B, N) log p of each token when it was drawn
     row_nfe: torch.Tensor | None = None  # (B,) calls made while the row was unfinished
 
 
@@ -82,7 +82,8 @@ def decode(
     x = inputs.clone()
     n0 = (x == mask_id).sum(1)  # (B,) positions to generate
     fixed_round = torch.zeros_like(x)
-    rounds, nfe, logp = [], 0, None
+    drawn = torch.zeros(x.shape)  # log p of each token when it was fixed (why: see below)
+    rounds, nfe = [], 0
     for s in range(1, steps + 1):
         masked = x == mask_id  # (B, N)
         if not masked.any():
@@ -102,8 +103,11 @@ def decode(
         remask = conf.argsort(1).argsort(1) < n_mask[:, None]  # the n_mask least confident
         x = sampled.masked_fill(remask, mask_id)
         fixed_round[masked & ~remask] = s
+        # a token is scored by the call that drew it: the network is trained only at masked
+        # positions, so its logits at a visible position are not a probability of anything
+        drawn = torch.where(masked & ~remask, logp, drawn)
         rounds.append(x.clone())
-    return DecodeResult(x, nfe, fixed_round, rounds, logp, torch.full((len(x),), nfe))
+    return DecodeResult(x, nfe, fixed_round, rounds, drawn, torch.full((len(x),), nfe))
 
 
 # endregion
