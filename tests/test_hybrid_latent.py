@@ -75,9 +75,9 @@ def test_autoencoder_keeps_the_halves_apart():
 
 
 def test_autoencoder_round_trip_of_clean_scenes_after_short_training():
-    """An honest bound for a test's budget (800 small steps; the runs' 3000 give 100% near-valid
-    on held-out scenes): colour and rows come back first, some scenes within the checker's 2
-    pixels already; shape detail at every jitter is what the longer training buys."""
+    """An honest bound for a test's budget (800 small steps; the runs train 3000): on held-out
+    scenes colour and rows come back first, some scenes within the checker's 2 pixels already;
+    shape detail at every jitter is what the longer training buys."""
     s = make_shapes(2048, seed=0, two_objects=True)
     torch.manual_seed(0)
     cfg = AEConfig(steps=800, batch_size=32, lr=3e-3, warmup=50, noise=0.0)
