@@ -198,18 +198,31 @@ def test_command_line_train_sample_evaluate(tmp_path, capsys):
 
 
 def test_exp50_quick_budget_writes_its_table_and_figure(tmp_path, monkeypatch):
+    """Every arm in the table (the seeded ones over both quick seeds, as medians), the figure,
+    and a second run that reads every arm from the cache instead of training it."""
     import json
 
     from benchmarks import exp50_hybrid
 
     monkeypatch.setenv("GENERATIVE_HYBRID_BUDGET", "quick")
     monkeypatch.setenv("GENERATIVE_HYBRID_OUT", str(tmp_path))
+    monkeypatch.setenv("GENERATIVE_HYBRID_CACHE", str(tmp_path / "cache"))
     exp50_hybrid.main()
     res = json.loads((tmp_path / "exp50_hybrid_quick.json").read_text())
-    assert set(res["table"]) == {f"{e}-{c}" for e, c in exp50_hybrid.ARMS} | {
+    assert set(res["table"]) == {exp50_hybrid.arm_name(*a) for a in exp50_hybrid.ARMS} | {
         "unified-chameleon",
         "unified-showo",
     }
-    for scores in res["table"].values():
+    for name, scores in res["table"].items():
         assert 0 <= scores["1.0"]["binding"] <= scores["1.0"]["shape"] + 1e-9
+        seeded = any(exp50_hybrid.arm_name(*a) == name for a in exp50_hybrid.SEEDED)
+        assert scores["seeds"] == ([0, 1] if seeded else [0])
+        by_seed = scores["1.0"]["by_seed"]["binding"]
+        assert min(by_seed) <= scores["1.0"]["binding"] <= max(by_seed)
     assert (tmp_path / "exp50_hybrid_quick.png").stat().st_size > 0
+    cached = {p: p.stat().st_mtime_ns for p in (tmp_path / "cache" / "quick").glob("*.json")}
+    assert len(cached) == len(res["arms"]) + len(res["unified"])
+    exp50_hybrid.main()  # an arm that trained again would rewrite its cache file
+    assert {p: p.stat().st_mtime_ns for p in cached} == cached
+    again = json.loads((tmp_path / "exp50_hybrid_quick.json").read_text())
+    assert again["table"] == res["table"]
