@@ -109,7 +109,7 @@ def test_command_line_trains_the_unified_encoder(tmp_path, capsys):
     ).split()
     assert main(["hybrid", "train", "--encoder", "unified", "--out", str(run), *tiny]) == 0
     out = capsys.readouterr().out
-    assert "trained unified/xattn" in out and "i2t_exact_caption" in out
+    assert "trained masked unified/xattn" in out and "i2t_exact_caption" in out
     assert (run / "config.json").exists()
 
 
