@@ -119,3 +119,15 @@ def test_command_line_train_and_sample_latent_fm(tmp_path, capsys):
     masked = ["hybrid", "train", "--encoder", "oracle", "--ae-steps", "5", "--out", str(tmp_path)]
     assert main(masked) == 2  # a latent-only flag on a masked run is refused, not ignored
     assert "--ae-steps" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--text-dim", "18"], ["--hidden", "18", "--generator",
+                                   "latent-fm"]])  # fmt: skip
+def test_heads_that_do_not_divide_a_width_are_refused_before_any_work(tmp_path, capsys, flags):
+    from generative.cli import main
+
+    args = ["hybrid", "train", "--encoder", "unified", "--heads", "4", *flags]
+    for extra in (["--dry-run"], []):
+        assert main([*args, "--out", str(tmp_path / "r"), *extra]) == 2
+        assert "--heads 4 does not divide" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "state.json").exists()

@@ -63,9 +63,9 @@ def add(sub):
 
 
 def cmd_train(a):
-    from generative.hybrid.train import train_hybrid
+    from generative.hybrid.train import check_sizes, train_hybrid
 
-    cfg = build(HybridConfig, given(a, a.flags), a.flags, "hybrid train")
+    cfg = check_sizes(build(HybridConfig, given(a, a.flags), a.flags, "hybrid train"))
     out = writable_folder(
         a.out or f"runs/hybrid-{cfg.generator}-{cfg.encoder}-{cfg.conditioning}-s{cfg.seed}",
         "--out",

@@ -22,6 +22,7 @@ from generative.discrete.data.patch_tokenizer import PatchTokenizer
 from generative.discrete.data.shapes import make_shapes
 from generative.discrete.objectives.maskgit import mask_tokens
 from generative.discrete.objectives.schedules import gamma
+from generative.errors import UserError
 from generative.hybrid import pretrain
 from generative.hybrid.captions import Captions, caption_text, encode, scene_attrs
 from generative.hybrid.encoders import ENCODERS, FROZEN, make_encoder
@@ -42,7 +43,8 @@ class HybridConfig:
     generator: str = option("masked", "image generator", choices=GENERATORS)
     conditioning: str = option("xattn", "how the generator reads the text", choices=CONDITIONING)
     steps: int = option(3000, "generator training steps", ge=1)
-    pretrain_steps: int = option(2000, "encoder pre-training steps (pretrained, contrastive)", ge=1)
+    pretrain_steps: int = option(2000, "encoder pre-training steps (pretrained, contrastive, "
+                                 "unified)", ge=1)  # fmt: skip
     batch_size: int = option(64, "scenes per step", ge=1)
     lr: float = option(1e-3, "peak learning rate", gt=0)
     warmup: int = option(100, "linear warm-up steps", ge=0)
@@ -128,9 +130,20 @@ def hybrid_loss(cfg: HybridConfig, corpus: Corpus, mask_id: int):
     return loss_fn
 
 
+def check_sizes(cfg: HybridConfig) -> HybridConfig:
+    """Every flag in range, and --heads dividing both widths (refused here, before any
+    pre-training, instead of as a reshape error deep in an attention layer)."""
+    check(cfg)
+    for name, width in (("--hidden", cfg.hidden), ("--text-dim", cfg.text_dim)):
+        if width % cfg.heads:
+            raise UserError(f"--heads {cfg.heads} does not divide {name} {width}; pick widths "
+                            "that are multiples of --heads")  # fmt: skip
+    return cfg
+
+
 def train_hybrid(cfg: HybridConfig, out_dir=None, progress: bool = False):
     """(model in eval mode, the loop's state with the encoder's pre-training notes)."""
-    check(cfg)
+    check_sizes(cfg)
     lc = LoopConfig.of(cfg, device="cpu", advice=ADVICE, desc=f"hybrid {cfg.encoder}")
     corpus = make_corpus(cfg.n_train, cfg.seed)
     if cfg.generator == "latent-fm":
