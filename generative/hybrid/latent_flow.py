@@ -25,7 +25,7 @@ from torch import nn
 
 from generative.continuous.diffusion_transformer import DiTBlock, FinalLayer, modulate
 from generative.continuous.flow_matching import SOLVERS, solve_ode
-from generative.errors import unknown_choice
+from generative.errors import UserError, unknown_choice
 from generative.hybrid.encoders import Features
 from generative.hybrid.generator import CONDITIONING, CrossAttention, TextConditioned
 from generative.hybrid.latent_ae import HalfAutoencoder
@@ -78,7 +78,8 @@ class LatentFlow(TextConditioned, nn.Module):
         make = CrossDiTBlock if cfg.conditioning == "xattn" else DiTBlock
         self.blocks = nn.ModuleList(make(D, cfg.heads) for _ in range(cfg.depth))
         self.final = FinalLayer(D, cfg.channels)
-        # adaLN-Zero: every block starts as the identity and the velocity as 0
+        # adaLN-Zero: the gated paths (self-attention, MLP) and the velocity start at 0; the
+        # cross-attention of an xattn block is ungated: it writes to the residual stream at once
         mods = [(b.dit if cfg.conditioning == "xattn" else b).adaLN_modulation for b in self.blocks]
         for layer in [m[-1] for m in mods] + [self.final.adaLN_modulation[-1], self.final.linear]:
             nn.init.zeros_(layer.weight)
@@ -101,8 +102,8 @@ class LatentFlow(TextConditioned, nn.Module):
 
 # region: guidance
 def guided_velocity(net: LatentFlow, feats: Features, w: float):
-    """f(z, t) for the ODE solver: v_u + w (v_c - v_u). w = 1 is the conditional velocity (one
-    call), w = 0 the unconditional one; otherwise both, batched as one call."""
+    """f(z, t) for the ODE solver: v_u + w (v_c - v_u) (w = 0: the unconditional velocity). w = 1
+    is the conditional velocity in one call; any other w makes both, batched as one call."""
     if w == 1.0:
         return lambda z, t: net(z, t, feats)
     both = net.with_null(feats)
@@ -154,8 +155,6 @@ class LatentHybrid(nn.Module):
 def sample_latent(model, caps, guidance=1.0, steps=32, solver="heun", seed=0, **masked_only):
     """uint8 images (B, 16, 16, 3) for the captions through the ODE, and the network calls
     (guided steps count twice)."""
-    from generative.errors import UserError
-
     if masked_only.get("decoder", "fixed") != "fixed":
         raise UserError("--decoder is the masked generator's; a latent-fm run takes --solver")
     if solver not in SOLVERS:
