@@ -162,3 +162,11 @@ def test_help_shows_the_grammar(capsys):
     assert all(f in out for f in ("--image", "--regenerate", "--steps", "--guidance", "--n"))
     assert main(["unified", "--help"]) == 0
     assert "edit" in capsys.readouterr().out
+
+
+def test_instructions_parse_with_punctuation_and_case():
+    from generative.unified.surgery import parse_instruction
+
+    assert parse_instruction("Make the LEFT object blue.") == (0, "blue")
+    assert parse_instruction("turn the right one into a cross!") == (1, "cross")
+    assert parse_instruction("right, square") == (1, "square")

@@ -11,6 +11,7 @@ construction. Regeneration, the baseline, writes the whole image again from the 
 from __future__ import annotations
 
 import itertools
+import re
 
 import torch
 
@@ -42,7 +43,7 @@ GRAMMAR = """An edit instruction names a side and one new colour or shape; other
 def parse_instruction(text: str) -> tuple[int, str]:
     """(half: 0 left, 1 right; the new colour or shape word) of an edit instruction (GRAMMAR);
     an unknown word, or not exactly one side and one colour or shape, is a UserError."""
-    words = text.lower().replace(",", " ").split()
+    words = re.sub(r"[,.;:!?]", " ", text.lower()).split()  # "make the left one blue." too
     attrs = S.COLOURS + S.SHAPES
     for w in words:
         if w not in SIDES + attrs + FILLERS:
