@@ -131,3 +131,9 @@ def test_heads_that_do_not_divide_a_width_are_refused_before_any_work(tmp_path, 
         assert main([*args, "--out", str(tmp_path / "r"), *extra]) == 2
         assert "--heads 4 does not divide" in capsys.readouterr().err
     assert not (tmp_path / "r" / "state.json").exists()
+
+
+def test_an_encoder_without_attention_keeps_a_free_text_width(tmp_path):
+    cfg = HybridConfig(**{**TINY, "encoder": "bow", "text_dim": 18, "heads": 4})
+    model, _ = train_hybrid(cfg, tmp_path / "run")  # no heads to divide: trains
+    assert model.encoder.embed.weight.shape[1] == 18

@@ -131,10 +131,14 @@ def hybrid_loss(cfg: HybridConfig, corpus: Corpus, mask_id: int):
 
 
 def check_sizes(cfg: HybridConfig) -> HybridConfig:
-    """Every flag in range, and --heads dividing both widths (refused here, before any
-    pre-training, instead of as a reshape error deep in an attention layer)."""
+    """Every flag in range, and --heads dividing the widths of the attention layers (refused
+    here, before any pre-training, instead of as a reshape error deep in one); bow and oracle
+    encoders have no attention, so their --text-dim is free."""
     check(cfg)
-    for name, width in (("--hidden", cfg.hidden), ("--text-dim", cfg.text_dim)):
+    widths = [("--hidden", cfg.hidden)]
+    if cfg.encoder not in ("bow", "oracle"):
+        widths.append(("--text-dim", cfg.text_dim))
+    for name, width in widths:
         if width % cfg.heads:
             raise UserError(f"--heads {cfg.heads} does not divide {name} {width}; pick widths "
                             "that are multiples of --heads")  # fmt: skip
