@@ -66,8 +66,9 @@ def cmd_train(a):
     from generative.hybrid.train import check_sizes, train_hybrid
 
     cfg = check_sizes(build(HybridConfig, given(a, a.flags), a.flags, "hybrid train"))
+    half = "-half" if cfg.tokens == "half" else ""  # patch runs keep their old folder names
     out = writable_folder(
-        a.out or f"runs/hybrid-{cfg.generator}-{cfg.encoder}-{cfg.conditioning}-s{cfg.seed}",
+        a.out or f"runs/hybrid-{cfg.generator}{half}-{cfg.encoder}-{cfg.conditioning}-s{cfg.seed}",
         "--out",
     )
     if (out / "state.json").exists():
@@ -116,4 +117,6 @@ def cmd_evaluate(a):
     model, cfg = load_hybrid(a.run)
     r = evaluate(model, a.pairs, **_sampling(a))
     head = {"generator": cfg.generator, "encoder": cfg.encoder, "conditioning": cfg.conditioning}
+    if cfg.generator == "masked":
+        head["tokens"] = cfg.tokens
     print(json.dumps({**head, **r}, indent=1))

@@ -27,11 +27,14 @@ from generative.hybrid.latent_flow import LatentHybrid, sample_latent
 from generative.hybrid.score import score
 
 
-def decode_images(tokens_to_logits, n: int, decoder="fixed", steps=16, entropy_budget=2.0, seed=0):
-    """uint8 images (n, 16, 16, 3) decoded from a fully masked canvas, and the calls made."""
+def decode_images(
+    tokens_to_logits, n: int, decoder="fixed", steps=16, entropy_budget=2.0, seed=0, tok=None
+):
+    """uint8 images (n, 16, 16, 3) decoded from a fully masked canvas, and the calls made;
+    tok: the image tokenizer (PatchTokenizer unless given, or a HalfTokenizer)."""
     if decoder not in DECODERS:
         raise unknown_choice("decoder", decoder, DECODERS)
-    tok = PatchTokenizer()
+    tok = tok or PatchTokenizer()
     mask_id = tok.vocab_size
     g = torch.Generator().manual_seed(seed)
     x = torch.full((n, tok.seq_len), mask_id, dtype=torch.long)
@@ -57,16 +60,17 @@ def sample(model, caps: Captions, guidance: float = 1.0, **decoding) -> tuple[np
     def tokens_to_logits(tokens):
         return guided_logits(gen, tokens, feats, guidance)
 
-    images, nfe = decode_images(tokens_to_logits, len(caps), **decoding)
+    images, nfe = decode_images(tokens_to_logits, len(caps), tok=model.tokenizer, **decoding)
     return images, nfe * (1 if guidance == 1.0 else 2)
 
 
 # region: caption-oracle
-def caption_oracle(caps: Captions) -> Oracle:
+def caption_oracle(caps: Captions, tok=None) -> Oracle:
     """The exact posterior of the scenes a caption admits (its shapes and colours, rows by the
     relation, every jitter; uniform, as in the data), keyed by the caption's five slots: a
     perfect generator with the oracle encoder. Decoding it bounds what any trained generator
-    reaches with the same decoder."""
+    reaches with the same decoder. tok: the scenes' tokenizer (PatchTokenizer unless given)."""
+    tok = tok or PatchTokenizer()
     uniq = torch.unique(caps.attrs, dim=0)
     scenes, cond = [], []
     for a in uniq.tolist():
@@ -78,24 +82,24 @@ def caption_oracle(caps: Captions) -> Oracle:
                 np.tile([a[0], a[2]], (n, 1)), np.tile([a[1], a[3]], (n, 1)),
                 np.tile([2 * r[0], 2 * r[1] + 1], (n, 1)), lab[:, :2], lab[:, 2:],
             )  # fmt: skip
-            scenes.append(PatchTokenizer().encode(img))
+            scenes.append(tok.encode(img))
             cond.append(torch.tensor(a).expand(n, -1))
-    tok = PatchTokenizer()
     scenes, cond = torch.cat(scenes), torch.cat(cond)
     _, caption, count = torch.unique(cond, dim=0, return_inverse=True, return_counts=True)
     prob = 1.0 / count[caption].double()  # uniform over each caption's scenes
     return Oracle(scenes, prob, tok.vocab_size, tok.vocab_size, cond, null_id=-1)
 
 
-def oracle_bound(caps: Captions, chunk: int = 20, **decoding) -> dict:
+def oracle_bound(caps: Captions, chunk: int = 20, tok=None, **decoding) -> dict:
     """Scores of the exact posterior decoded like the generator: the decoder's ceiling.
-    Captions go chunk at a time (each caption's scenes are one-hot cached by the oracle)."""
+    Captions go chunk at a time (each caption's scenes are one-hot cached by the oracle);
+    tok: the tokens the posterior is over (PatchTokenizer unless given, or a HalfTokenizer)."""
     images, seed = [], decoding.pop("seed", 0)
     for i in range(0, len(caps), chunk):
         part = caps.take(torch.arange(i, min(i + chunk, len(caps))))
-        oracle = caption_oracle(part)
+        oracle = caption_oracle(part, tok)
         posterior = functools.partial(oracle, cond=part.attrs)
-        images.append(decode_images(posterior, len(part), seed=seed + i, **decoding)[0])
+        images.append(decode_images(posterior, len(part), seed=seed + i, tok=tok, **decoding)[0])
     return score(np.concatenate(images), caps.attrs.numpy(), pairs=True)
 
 

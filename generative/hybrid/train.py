@@ -27,6 +27,7 @@ from generative.hybrid import pretrain
 from generative.hybrid.captions import Captions, caption_text, encode, scene_attrs
 from generative.hybrid.encoders import ENCODERS, FROZEN, make_encoder
 from generative.hybrid.generator import CONDITIONING, GeneratorConfig, MaskedGenerator
+from generative.hybrid.half_tokens import TOKENS, make_tokenizer
 from generative.loop import LoopConfig, fit, start
 
 ADVICE = "lower --lr or raise --clip"
@@ -35,6 +36,7 @@ GENERATORS = {
     "latent-fm": "flow matching DiT over a small autoencoder's latents (SD3)",
 }
 LATENT_ONLY = ("--generator latent-fm", lambda c: c.generator == "latent-fm")
+MASKED_ONLY = ("--generator masked", lambda c: c.generator == "masked")
 
 
 @dataclass
@@ -42,6 +44,8 @@ class HybridConfig:
     encoder: str = option("pretrained", "text encoder", choices=ENCODERS)
     generator: str = option("masked", "image generator", choices=GENERATORS)
     conditioning: str = option("xattn", "how the generator reads the text", choices=CONDITIONING)
+    tokens: str = option("patch", "the masked generator's image tokens", choices=TOKENS,
+                         applies=MASKED_ONLY)  # fmt: skip
     steps: int = option(3000, "generator training steps", ge=1)
     pretrain_steps: int = option(2000, "encoder pre-training steps (pretrained, contrastive, "
                                  "unified)", ge=1)  # fmt: skip
@@ -77,11 +81,13 @@ def make_corpus(n: int, seed: int) -> Corpus:
 
 
 class Hybrid(nn.Module):
-    """The two towers in one module (one checkpoint): encoder(caps) -> generator(tokens, .)."""
+    """The two towers in one module (one checkpoint): encoder(caps) -> generator(tokens, .);
+    tokenizer: the generator's image tokens (no weights: PatchTokenizer or HalfTokenizer)."""
 
-    def __init__(self, encoder: nn.Module, generator: MaskedGenerator):
+    def __init__(self, encoder: nn.Module, generator: MaskedGenerator, tokenizer=None):
         super().__init__()
         self.encoder, self.generator = encoder, generator
+        self.tokenizer = tokenizer or make_tokenizer("patch")
 
     def forward(self, tokens, caps: Captions, drop=None):
         feats = self.encoder(caps)
@@ -91,8 +97,8 @@ class Hybrid(nn.Module):
 
 
 def generator(cfg: HybridConfig) -> MaskedGenerator:
-    """A fresh generator over the exact patch tokens, sized by the config."""
-    tok = PatchTokenizer()
+    """A fresh generator over the config's exact tokens (patch or half), sized by the config."""
+    tok = make_tokenizer(cfg.tokens)
     g = (cfg.text_dim, cfg.conditioning, cfg.hidden, cfg.depth, cfg.heads)
     return MaskedGenerator(GeneratorConfig(tok.vocab_size, tok.seq_len, *g))
 
@@ -112,7 +118,7 @@ def text_encoder(cfg: HybridConfig, corpus: Corpus) -> tuple[nn.Module, dict]:
 def build(cfg: HybridConfig, corpus: Corpus) -> tuple[Hybrid, dict]:
     """A fresh masked pipeline, the same for the same seed; (model, notes)."""
     enc, notes = text_encoder(cfg, corpus)
-    return Hybrid(enc, generator(cfg)), notes
+    return Hybrid(enc, generator(cfg), make_tokenizer(cfg.tokens)), notes
 
 
 def hybrid_loss(cfg: HybridConfig, corpus: Corpus, mask_id: int):
@@ -135,6 +141,9 @@ def check_sizes(cfg: HybridConfig) -> HybridConfig:
     here, before any pre-training, instead of as a reshape error deep in one); bow and oracle
     encoders have no attention, so their --text-dim is free."""
     check(cfg)
+    if cfg.tokens != "patch" and cfg.generator != "masked":
+        raise UserError(f"--tokens {cfg.tokens} is the masked generator's; drop it or pass "
+                        "--generator masked")  # fmt: skip
     widths = [("--hidden", cfg.hidden)]
     if cfg.encoder not in ("bow", "oracle"):
         widths.append(("--text-dim", cfg.text_dim))
@@ -156,6 +165,9 @@ def train_hybrid(cfg: HybridConfig, out_dir=None, progress: bool = False):
         return train_latent(cfg, lc, corpus, out_dir, progress)
     model, notes = build(cfg, corpus)
     d = start(lc)  # the generator's own stream from here on
+    if cfg.tokens != "patch":  # the encoder's pre-training read patch tokens; the generator not
+        images = PatchTokenizer().decode(corpus.tokens)
+        corpus = Corpus(model.tokenizer.encode(images), corpus.caps)
     loss_fn = hybrid_loss(cfg, corpus, model.generator.cfg.mask_id)
     meta = {"train": asdict(cfg), "notes": notes}
     fitted = fit(lc, d, model, loss_fn, out_dir, progress=progress, meta=meta)
@@ -177,7 +189,7 @@ def load_hybrid(run_dir) -> tuple[nn.Module, HybridConfig]:
 
         model = latent_model(cfg, enc)
     else:
-        model = Hybrid(enc, generator(cfg))
+        model = Hybrid(enc, generator(cfg), make_tokenizer(cfg.tokens))
     weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     model.load_state_dict(weights)
     return model.eval(), cfg
