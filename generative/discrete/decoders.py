@@ -55,7 +55,7 @@ def decode_adaptive(
     fixed_round = torch.zeros_like(x)
     row_nfe = torch.zeros(B, dtype=torch.long)
     rounds, nfe, s = [], 0, 0
-    drawn = torch.zeros(x.shape)  # log p of each token when it was fixed
+    drawn = torch.zeros(x.shape, device=x.device)  # log p of each token when it was fixed
     while (masked := x == mask_id).any():
         s += 1
         logits = tokens_to_logits(x).float()  # (B, N, V)

@@ -73,7 +73,8 @@ def generate(
     knobs = dict(
         decoder=decoder, corrector=corrector, corrector_k=corrector_k,
         entropy_budget=entropy_budget, schedule=schedule, temperature=temperature,
-        choice_temperature=choice_temperature, critic=_critic(run, critic),
+        choice_temperature=choice_temperature,
+        critic=_critic(run, critic) if corrector and sampler == "maskgit" else None,
     )  # fmt: skip
     g = torch.Generator().manual_seed(seed)
     out, nfes, calls, trace = [], [], [], None

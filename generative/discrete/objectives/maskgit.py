@@ -82,7 +82,7 @@ def decode(
     x = inputs.clone()
     n0 = (x == mask_id).sum(1)  # (B,) positions to generate
     fixed_round = torch.zeros_like(x)
-    drawn = torch.zeros(x.shape)  # log p of each token when it was fixed (why: see below)
+    drawn = torch.zeros(x.shape, device=x.device)  # log p of each token when fixed (why: below)
     rounds, nfe = [], 0
     for s in range(1, steps + 1):
         masked = x == mask_id  # (B, N)
