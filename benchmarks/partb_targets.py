@@ -60,6 +60,7 @@ def run(b):
     _, v32 = best_within(summary, 32, "trained", fixed=True)
     at85 = summary["fewest_calls_trained_85"]
     wall = numbers_src[f"trained, class | {at85}"]["wall_s_median"] if at85 else None
+    caption = _caption_arm(numbers_src, summary, ar)
     train_s = _train_times(db)
     critic = summary.get("perfect_critic", {})  # trained network, the exact posterior as critic
     targets = {
@@ -79,6 +80,7 @@ def run(b):
         "best_at_8_calls": {"decoder": d8, "trained": v8, "oracle_best": o8},
         "best_at_16_calls": {"decoder": d16, "trained": v16, "oracle_best": o16},
         "perfect_critic": critic,
+        "caption_prompts": caption,
         "best_at_32_calls_trained": v32,
         "ar_validity": ar["validity_median"],
         "wall_s_at_85": wall,
@@ -93,7 +95,15 @@ def run(b):
         f"corrector/adaptive at <= 8 calls {p(v8)} ({d8}; oracle bound {p(o8)}), at <= 16 calls "
         f"{p(v16)} ({d16}; oracle bound {p(o16)}); the trained network with a perfect critic: "
         + ", ".join(f"{d} {p(v)}" for d, v in critic.items())
-        + f"; AR {p(ar['validity_median'])}; "
+        + f"; AR {p(ar['validity_median'])}; caption prompts (one training seed): at <= 8 calls "
+        f"{p(caption['best_at_8']['validity'])}, at <= 16 {p(caption['best_at_16']['validity'])}"
+        + (
+            f", 85% at {caption['at_85']['decoder']} in {caption['at_85']['wall_s']:.1f}s "
+            f"against the class-prompt AR's {ar['wall_s_median']:.1f}s"
+            if caption["at_85"]
+            else ""
+        )
+        + "; "
         + (
             f"wall at 85% {wall:.1f}s vs AR {ar['wall_s_median']:.1f}s; "
             if wall
@@ -111,6 +121,26 @@ def run(b):
         "seeds_note": f"{len(src['training_seeds'])} training seed(s)",
     }
     write(b, db, NAME, CLAIM, measured, verdict, numbers, extra, t0)
+
+
+def _caption_arm(numbers: dict, summary: dict, ar: dict) -> dict:
+    """The caption-trained network's best corrector/adaptive decoder within 8 and 16 calls, and
+    its fewest-calls decoder at 85% with its wall time against AR's (exp30's caption arm)."""
+    rows = {d: numbers[f"trained, caption | {d}"] for d in _decoders(summary)}
+
+    def best(calls, fixed=False):
+        ds = [d for d, r in rows.items() if r["nfe_mean_median"] <= calls + 1e-9]
+        ds = ds if fixed else [d for d in ds if not d.startswith("fixed")]
+        d = max(ds, key=lambda d: rows[d]["validity_median"], default=None)
+        return {"decoder": d, "validity": rows[d]["validity_median"] if d else 0.0}
+
+    ok = [d for d, r in rows.items() if r["validity_median"] >= 0.85]
+    d85 = min(ok, key=lambda d: rows[d]["nfe_mean_median"], default=None)
+    at85 = d85 and {
+        "decoder": d85, "nfe": rows[d85]["nfe_mean_median"], "wall_s": rows[d85]["wall_s_median"],
+        "wall_ratio_to_ar": rows[d85]["wall_s_median"] / ar["wall_s_median"],
+    }  # fmt: skip
+    return {"best_at_8": best(8), "best_at_16": best(16), "at_85": at85}
 
 
 def _train_times(db) -> dict:
