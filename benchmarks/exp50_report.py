@@ -80,7 +80,7 @@ def figure(res: dict, path: Path):
     ax.axhline(best, color="tab:green", ls=":", lw=1, label="exact posterior, same decoder")
     ax.set_xticks(list(x), names, rotation=30, ha="right")
     ax.set_ylim(0, 1.05)
-    ax.set_title("Two towers: which encoder lets the generator bind (guidance 1, one seed)")
+    ax.set_title("Two towers: which encoder lets the generator bind (guidance 1, median of seeds)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
