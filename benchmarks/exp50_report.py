@@ -53,7 +53,8 @@ def derive(res: dict) -> dict:
                 continue
             if "calls" not in s:
                 continue
-            batches = math.ceil(s["n"] / DRAW_BATCH) if name.startswith("unified") else 1
+            unified_model = name in ("unified-chameleon", "unified-showo")  # not the encoder
+            batches = math.ceil(s["n"] / DRAW_BATCH) if unified_model else 1
             s["calls_per_image"] = s["calls"] / batches
     return res
 
