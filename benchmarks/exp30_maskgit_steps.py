@@ -169,7 +169,7 @@ def _summary(numbers: dict) -> dict:
 def _figure(b, numbers, summary):
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 3.8))
     styles = {"fixed": "o-", "T=4 +": "s", "T=8 +": "s", "adaptive": "^"}
     colours = ("tab:blue", "0.3", "tab:green", "0.6")
     for model, colour in zip(MODELS, colours, strict=True):
@@ -187,14 +187,17 @@ def _figure(b, numbers, summary):
     a1.set_xlabel("network calls per sample (NFE)")
     a1.set_ylabel("valid samples, %")
     a1.legend(fontsize=5, ncol=2)
-    for label, d in numbers.items():
-        if label.startswith("trained") or label.startswith("AR"):
-            a2.scatter(d["nfe_mean_median"], d["wall_s_median"], s=14, label=label)
+    for label, d in numbers.items():  # the class-prompt network beside AR (caption: same cost)
+        if label.startswith("trained, class") or label.startswith("AR"):
+            big = label.startswith("AR")
+            short = label.replace("trained, class | ", "")
+            a2.scatter(d["nfe_mean_median"], d["wall_s_median"], s=40 if big else 14,
+                       marker="*" if big else "o", label=short)  # fmt: skip
     a2.set_xscale("log", base=2)
     a2.set_yscale("log")
     a2.set_xlabel("NFE")
     a2.set_ylabel("wall time for the batch, s")
-    a2.legend(fontsize=5)
+    a2.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(figure_path(b, NAME), dpi=130)
     plt.close(fig)
