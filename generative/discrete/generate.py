@@ -74,7 +74,9 @@ def generate(
         decoder=decoder, corrector=corrector, corrector_k=corrector_k,
         entropy_budget=entropy_budget, schedule=schedule, temperature=temperature,
         choice_temperature=choice_temperature,
-        critic=_critic(run, critic) if corrector and sampler == "maskgit" else None,
+        critic=_critic(run, critic, model if oracle else None)
+        if corrector and sampler == "maskgit"
+        else None,
     )  # fmt: skip
     g = torch.Generator().manual_seed(seed)
     out, nfes, calls, trace = [], [], [], None
@@ -95,14 +97,15 @@ def generate(
 CRITICS = ("drawn", "oracle")
 
 
-def _critic(run, name: str):
-    """None (draw-time scores) or critic(x, cond) -> (B, N) log-probabilities of the canvas."""
+def _critic(run, name: str, oracle=None):
+    """None (draw-time scores) or critic(x, cond) -> (B, N) log-probabilities of the canvas
+    (oracle: the one the decoder already built, if it decodes the oracle)."""
     if name == "drawn":
         return None
     from generative.discrete.objectives.maskgit import token_logp
     from generative.discrete.oracle import Oracle
 
-    oracle = Oracle.for_data(run.data)
+    oracle = Oracle.for_data(run.data) if oracle is None else oracle
     return lambda x, c: token_logp(oracle(x, c), x).clamp_min(-1e9)  # -inf: no scene has it
 
 
